@@ -1,0 +1,200 @@
+"""Operator commands (`flask ...`). Each validates its input, prints what it did, and exits
+non-zero with a one-line reason when the input is wrong; nothing is stored then."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from datetime import date
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from .admin import services as org
+from .errors import NotFound, ValidationError
+from .extensions import db
+from .models import ROLES, Agency, Desk, Response
+from .urls import public_url
+
+
+def user_errors(command):
+    """Turn domain errors into a clean CLI failure (exit status 1, message on stderr) and
+    make sure a failed command leaves nothing half-written."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (ValidationError, NotFound) as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+@click.command("init")
+@with_appcontext
+def init_command() -> None:
+    """Apply the database migrations and seed the standard questionnaires."""
+    from .seed import seed_standards
+
+    upgrade()
+    created = seed_standards(db.session)
+    db.session.commit()
+    click.echo("Database is up to date.")
+    for code in created:
+        click.echo(f"Seeded questionnaire {code}.")
+
+
+agency_cli = AppGroup("agency", help="Manage agencies (OPD, service units, groups such as an MPP).")
+
+
+@agency_cli.command("create")
+@click.option("--code", required=True, help="Short stable code, e.g. DUKCAPIL.")
+@click.option("--name", required=True)
+@click.option("--parent", "parent_code", help="Code of the parent agency (e.g. the MPP).")
+@click.option("--timezone", default="Asia/Jakarta", show_default=True)
+@click.option("--head-name", help="Head of unit, printed on the report's signature block.")
+@click.option("--head-nip", help="The head of unit's NIP (18 digits).")
+@user_errors
+def agency_create(code, name, parent_code, timezone, head_name, head_nip) -> None:
+    agency = org.create_agency(db.session, code, name, parent_code, timezone, head_name,
+                               head_nip)
+    db.session.commit()
+    click.echo(f"Created agency {agency.code}.")
+
+
+desk_cli = AppGroup("desk", help="Manage service desks (loket) and their survey links.")
+
+
+@desk_cli.command("create")
+@click.option("--agency", "agency_code", required=True)
+@click.option("--code", required=True, help="Desk code within the agency, e.g. L1.")
+@click.option("--name", required=True)
+@click.option("--location")
+@click.option("--questionnaire", default="permenpan-14-2017", show_default=True)
+@user_errors
+def desk_create(agency_code, code, name, location, questionnaire) -> None:
+    desk = org.create_desk(db.session, agency_code, code, name, location, questionnaire)
+    db.session.commit()
+    click.echo(f"Created desk {agency_code}/{desk.code}: {public_url('/s/' + desk.slug)}")
+
+
+@desk_cli.command("list")
+@click.option("--agency", "agency_code", help="Only this agency's desks.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@user_errors
+def desk_list(agency_code, fmt) -> None:
+    query = select(Desk, Agency.code).join(Agency).order_by(Agency.code, Desk.code)
+    if agency_code:
+        query = query.where(Desk.agency_id == org.get_agency(db.session, agency_code).id)
+    rows = [
+        {"agency": code, "code": desk.code, "name": desk.name,
+         "url": public_url("/s/" + desk.slug), "active": desk.active}
+        for desk, code in db.session.execute(query)
+    ]
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        state = "" if row["active"] else "  (inactive)"
+        click.echo(f"{row['agency']:<14} {row['code']:<8} {row['name']:<36} {row['url']}{state}")
+
+
+service_cli = AppGroup("service", help="Manage the services (jenis layanan) agencies offer.")
+
+
+@service_cli.command("create")
+@click.option("--agency", "agency_code", required=True)
+@click.option("--code", required=True)
+@click.option("--name", required=True, help="Name in Bahasa Indonesia.")
+@click.option("--name-en", help="Name in English.")
+@click.option("--desk", "desk_codes", multiple=True, help="A desk offering it (repeatable).")
+@user_errors
+def service_create(agency_code, code, name, name_en, desk_codes) -> None:
+    service = org.create_service(db.session, agency_code, code, name, name_en, desk_codes)
+    db.session.commit()
+    click.echo(f"Created service {agency_code}/{service.code}.")
+
+
+user_cli = AppGroup("user", help="Manage staff accounts.")
+
+
+@user_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--agency", "agency_codes", multiple=True,
+              help="Agency the user may see (repeatable; managers and desk staff need one).")
+@click.option("--name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@user_errors
+def user_create(email, role, agency_codes, name, password_stdin) -> None:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = org.create_user(db.session, email, password, role, agency_codes, name)
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+volume_cli = AppGroup("volume", help="Service volumes: citizens served, the survey population.")
+
+
+@volume_cli.command("set")
+@click.option("--agency", "agency_code", required=True)
+@click.option("--desk", "desk_code", required=True)
+@click.option("--month", help="Month, e.g. 2024-05.")
+@click.option("--day", help="Day, e.g. 2024-05-31 (when the queue system reports daily).")
+@click.option("--count", required=True, type=int, help="Citizens served (>= 0).")
+@user_errors
+def volume_set(agency_code, desk_code, month, day, count) -> None:
+    if bool(month) == bool(day):
+        raise ValidationError("give exactly one of --month or --day")
+    desk = org.get_desk(db.session, agency_code, desk_code)
+    granularity, start = ("month", org.parse_month(month)) if month else ("day",
+                                                                       org.parse_day(day))
+    org.set_volume(db.session, desk, granularity, start, count)
+    db.session.commit()
+    click.echo(f"{agency_code}/{desk_code} {granularity} {start.isoformat()}: {count} served.")
+
+
+@click.command("demo")
+@with_appcontext
+@click.option("--end-month", help="Last month of the six demo months (default: last month).")
+@click.option("--seed", default=20171, show_default=True, type=int)
+@user_errors
+def demo_command(end_month, seed) -> None:
+    """Seed a Mal Pelayanan Publik with four agencies and six months of responses."""
+    from .seed import DEMO_PASSWORD, seed_demo
+
+    if end_month:
+        end = org.parse_month(end_month)
+    else:
+        today = date.today()
+        end = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
+    counts = seed_demo(db.session, end, seed)
+    db.session.commit()
+    if not counts:
+        total = db.session.scalar(select(func.count()).select_from(Response))
+        click.echo(f"Demo data already present ({total} responses); nothing changed.")
+        return
+    click.echo(
+        f"Demo seeded: {counts['agencies']} agencies, {counts['desks']} desks, "
+        f"{counts['services']} services, {counts['responses']} responses."
+    )
+    click.echo(f"Demo accounts (password {DEMO_PASSWORD!r}): admin@demo.test, "
+               "manager.dukcapil@demo.test, manager.mpp@demo.test, auditor@demo.test, "
+               "petugas.samsat@demo.test")
+    click.echo(f"Open {current_app.config['PUBLIC_BASE_URL']}/")
+
+
+def register(app: Flask) -> None:
+    for command in (init_command, agency_cli, desk_cli, service_cli, user_cli, volume_cli,
+                    demo_command):
+        app.cli.add_command(command)

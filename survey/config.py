@@ -1,0 +1,99 @@
+"""Configuration: defaults here, then instance/config.py, then the environment.
+
+Every setting an operator may need has a default that works on a laptop; production
+only has to set SECRET_KEY, DATABASE_URL and PUBLIC_BASE_URL (see the README).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+
+
+class InsecureConfigError(RuntimeError):
+    """Raised at start-up when production would run with a known secret key."""
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    return {
+        "SECRET_KEY": DEFAULT_SECRET_KEY,
+        "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(Path(instance_path) / "survey.sqlite"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        "TIMEZONE": "Asia/Jakarta",
+        "BABEL_DEFAULT_LOCALE": "id",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Jakarta",
+        "LANGUAGES": ("id", "en"),
+        "WTF_CSRF_TIME_LIMIT": None,  # the page may sit open at a desk for hours
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": None,  # None: secure whenever PUBLIC_BASE_URL is https
+        "REMEMBER_COOKIE_SECURE": None,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        # Citizen survey
+        "SURVEY_COOLDOWN_MINUTES": 30,
+        "SURVEY_MIN_FILL_SECONDS": 8,
+        "SURVEY_BURST_LIMIT": 20,  # responses per desk ...
+        "SURVEY_BURST_WINDOW_MINUTES": 5,  # ... within this window before flagging
+        "SUBMIT_RATE_LIMIT": "120 per minute",  # per client address; an office shares one
+        "TICKET_TTL_HOURS": 24,
+        "LAPOR_URL": "https://www.lapor.go.id",
+    }
+
+
+# Environment variables read on top of the file configuration, with their parsers.
+ENVIRONMENT: dict[str, Any] = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "PUBLIC_BASE_URL": str,
+    "TIMEZONE": str,
+    "RATELIMIT_STORAGE_URI": str,
+    "SURVEY_COOLDOWN_MINUTES": int,
+    "SURVEY_MIN_FILL_SECONDS": int,
+    "SURVEY_BURST_LIMIT": int,
+    "SURVEY_BURST_WINDOW_MINUTES": int,
+    "SUBMIT_RATE_LIMIT": str,
+    "TICKET_TTL_HOURS": int,
+}
+
+
+def from_environment(environ: os._Environ | dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, parse in ENVIRONMENT.items():
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[name] = parse(raw)
+        except ValueError:
+            raise InsecureConfigError(
+                f"environment variable {name}={raw!r} is not a valid {parse.__name__}"
+            ) from None
+    if "DATABASE_URL" in values:
+        values["SQLALCHEMY_DATABASE_URI"] = database_uri(values.pop("DATABASE_URL"))
+    return values
+
+
+def database_uri(url: str) -> str:
+    """Accept the usual postgres:// spellings and select the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def check_secret_key(config: dict[str, Any], *, debug: bool, testing: bool) -> None:
+    if debug or testing:
+        return
+    key = config.get("SECRET_KEY")
+    if not key or key == DEFAULT_SECRET_KEY or len(str(key)) < 16:
+        raise InsecureConfigError(
+            "Refusing to start with the default or a short SECRET_KEY. Set one, e.g.\n"
+            "  export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')\n"
+            "or put SECRET_KEY = '...' in instance/config.py (`flask init` writes one)."
+        )

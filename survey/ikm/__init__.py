@@ -1,0 +1,1 @@
+"""The IKM engine: pure Python, numpy and scipy; no Flask, no database."""

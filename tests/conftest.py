@@ -1,0 +1,106 @@
+"""Fixtures: a fresh application and database per test, on SQLite by default or on the
+PostgreSQL named by SURVEY_TEST_DATABASE_URL. Every test leaves no table behind."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from survey import create_app
+from survey.config import database_uri
+from survey.extensions import db
+
+TEST_SECRET = "test-secret-key-not-for-production"
+PUBLIC_BASE = "https://survey.example.go.id"
+
+
+def database_url_for_tests(tmp_path: Path) -> str:
+    url = os.environ.get("SURVEY_TEST_DATABASE_URL")
+    return database_uri(url) if url else f"sqlite:///{tmp_path / 'test.sqlite'}"
+
+
+def make_app(tmp_path: Path, **overrides) -> Flask:
+    config = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SQLALCHEMY_DATABASE_URI": database_url_for_tests(tmp_path),
+        "SECRET_KEY": TEST_SECRET,
+        "PUBLIC_BASE_URL": PUBLIC_BASE,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def drop_everything(app: Flask) -> None:
+    """Remove every table (and the trigger function) so that the next test, or the next CI
+    run, starts from an empty database."""
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("DROP FUNCTION IF EXISTS survey_append_only() CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    from survey.seed import seed_standards
+
+    application = make_app(tmp_path)
+    with application.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.drop_all()  # a crashed earlier run must not poison this one
+        db.create_all()
+        seed_standards(db.session)
+        db.session.commit()
+    yield application
+    drop_everything(application)
+
+
+@pytest.fixture
+def client(app: Flask):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def ctx(app: Flask):
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def org(ctx):
+    """A small organisation: agency KEC-A with desks L1 and L2, a service, volumes."""
+    from datetime import date
+
+    from survey.admin import services as s
+
+    s.create_agency(db.session, "KEC-A", "Kecamatan A")
+    l1 = s.create_desk(db.session, "KEC-A", "L1", "Loket 1")
+    s.create_desk(db.session, "KEC-A", "L2", "Loket 2")
+    s.create_service(db.session, "KEC-A", "KTP", "KTP-el", "ID card", ["L1", "L2"])
+    s.set_volume(db.session, l1, "month", date(2024, 5, 1), 450)
+    db.session.commit()
+    return s
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    assert match, "the page has no CSRF token"
+    return match.group(1)

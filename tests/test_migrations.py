@@ -1,0 +1,66 @@
+"""The migrations build exactly the schema the models describe, triggers included."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from conftest import drop_everything, make_app
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from survey.extensions import db
+
+
+@pytest.fixture
+def empty_app(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        db.drop_all()  # the database must start empty
+    yield app
+    drop_everything(app)
+
+
+def test_upgrade_then_autogenerate_finds_no_difference(empty_app):
+    with empty_app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "render_as_batch": True})
+            diff = compare_metadata(context, db.metadata)
+        assert diff == []
+
+
+def test_migrated_database_enforces_append_only_and_has_the_chain_head(empty_app):
+    from datetime import UTC, datetime
+
+    from survey.models import Desk
+    from survey.responses import NewResponse, record_responses
+    from survey.seed import seed_standards
+
+    with empty_app.app_context():
+        upgrade()
+        assert db.session.execute(text("SELECT seq FROM chain_head WHERE id = 1")).scalar() == 0
+        seed_standards(db.session)
+        from survey.admin import services as org
+
+        org.create_agency(db.session, "A", "A")
+        desk: Desk = org.create_desk(db.session, "A", "L1", "L1")
+        rid = record_responses(db.session, [NewResponse(
+            desk_id=desk.id, answers={"U1": 4}, submitted_at=datetime.now(UTC),
+            channel="qr")])[0].response_id
+        db.session.commit()
+        for statement in (f"UPDATE response SET hour = 1 WHERE id = {rid}",
+                          f"DELETE FROM answer WHERE response_id = {rid}"):
+            with pytest.raises(DBAPIError, match="append-only"):
+                db.session.execute(text(statement))
+            db.session.rollback()
+
+
+def test_downgrade_to_base_removes_everything(empty_app):
+    with empty_app.app_context():
+        upgrade()
+        downgrade(revision="base")
+        tables = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+        assert tables == set()

@@ -1,0 +1,49 @@
+"""Period keys as users type them: year, semester, quarter, month, date range."""
+
+from datetime import date
+
+import pytest
+
+from survey.periods import PeriodError, current_period, last_closed, parse_period
+
+
+@pytest.mark.parametrize("key, start, end, kind", [
+    ("2024", date(2024, 1, 1), date(2024, 12, 31), "year"),
+    ("2024-S1", date(2024, 1, 1), date(2024, 6, 30), "semester"),
+    ("2024-s2", date(2024, 7, 1), date(2024, 12, 31), "semester"),
+    ("2024-Q1", date(2024, 1, 1), date(2024, 3, 31), "quarter"),
+    ("2024-Q4", date(2024, 10, 1), date(2024, 12, 31), "quarter"),
+    ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "month"),
+    ("2024-01-15..2024-03-14", date(2024, 1, 15), date(2024, 3, 14), "range"),
+])
+def test_parse(key, start, end, kind):
+    period = parse_period(key)
+    assert (period.start, period.end, period.kind) == (start, end, kind)
+
+
+@pytest.mark.parametrize("key", ["", "2024-13", "2024-S3", "2024-Q5", "24",
+                                 "2024-03-10..2024-03-01", "2024-02-30..2024-03-01",
+                                 "last month"])
+def test_bad_keys_name_the_accepted_forms(key):
+    with pytest.raises(PeriodError, match=r"2024-S1|ends before|invalid date"):
+        parse_period(key)
+
+
+def test_previous_periods_and_labels():
+    assert parse_period("2024-S1").previous().key == "2023-S2"
+    assert parse_period("2024-Q1").previous().key == "2023-Q4"
+    assert parse_period("2024-01").previous().key == "2023-12"
+    assert parse_period("2024").previous().key == "2023"
+    rng = parse_period("2024-03-01..2024-03-10").previous()
+    assert (rng.start, rng.end) == (date(2024, 2, 20), date(2024, 2, 29))
+    assert parse_period("2024-S2").label("id") == "Semester II 2024"
+    assert parse_period("2024-Q3").label("id") == "Triwulan III 2024"
+    assert parse_period("2024-05").label("en") == "May 2024"
+
+
+def test_current_and_last_closed():
+    today = date(2026, 11, 28)
+    assert current_period("semester", today).key == "2026-S2"
+    assert last_closed("semester", today).key == "2026-S1"
+    assert last_closed("month", today).key == "2026-10"
+    assert [m.month for m in parse_period("2024-Q2").months()] == [4, 5, 6]
