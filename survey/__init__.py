@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from .config import check_secret_key, defaults, from_environment
+
+# Flask is imported inside create_app, so that `import survey.ikm` (the pure engine and the
+# stand-alone `ikm` command) never loads it.
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then instance/config.py, then the environment, then
     `test_config` (tests only). Refuses to start in production with a known secret key."""
+    from flask import Flask
+
     test_config = dict(test_config or {})
     instance_path = test_config.pop("INSTANCE_PATH", None) or os.environ.get(
         "SURVEY_INSTANCE_PATH"
@@ -66,11 +71,64 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from . import access
+    from .auth.views import bp as auth_bp
+    from .desks.views import api_bp as api_tickets_bp
+    from .desks.views import bp as desks_bp
+    from .extensions import csrf
     from .i18n import bp as i18n_bp
+    from .public.labels import FIELD_LABELS, choice_label
     from .public.views import bp as public_bp
 
-    app.register_blueprint(public_bp)
-    app.register_blueprint(i18n_bp)
+    for blueprint in (public_bp, i18n_bp, auth_bp, desks_bp, api_tickets_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api_tickets_bp)  # machine clients authenticate with a desk API key
+    app.before_request(access.enforce)
+    app.jinja_env.globals.update(field_labels=FIELD_LABELS, choice_label=choice_label)
+    _register_error_pages(app)
+
+
+def _register_error_pages(app: Flask) -> None:
+    from flask import render_template, request
+    from flask_babel import gettext as _
+    from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import HTTPException
+
+    titles = {
+        400: lambda: _("The request could not be processed"),
+        401: lambda: _("Please sign in"),
+        403: lambda: _("Not allowed"),
+        404: lambda: _("Page not found"),
+        405: lambda: _("Not allowed"),
+        409: lambda: _("Already used"),
+        410: lambda: _("No longer available"),
+        413: lambda: _("Too large"),
+        429: lambda: _("Too many requests"),
+    }
+    defaults = {
+        404: lambda: _("The page you are looking for does not exist."),
+        429: lambda: _("Too many requests from your network. Please wait a minute and try "
+                       "again."),
+    }
+
+    def render(error: HTTPException):
+        code = error.code or 500
+        if isinstance(error, CSRFError):
+            message = _("This form has expired or was not sent from this site. Please "
+                        "reload the page and try again.")
+        elif code in defaults and (not error.description or
+                                   error.description == type(error).description):
+            message = defaults[code]()
+        else:
+            message = error.description
+        if request.path.startswith("/api/"):
+            return {"error": message, "status": code}, code
+        title = titles.get(code, lambda: _("Something went wrong"))()
+        return render_template("errors.html", title=title, message=message), code
+
+    for code in (400, 401, 403, 404, 405, 409, 410, 413, 429):
+        app.register_error_handler(code, render)
+    app.register_error_handler(CSRFError, render)
 
 
 def _register_cli(app: Flask) -> None:

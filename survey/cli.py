@@ -15,6 +15,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from .admin import services as org
+from .database import write_transaction
 from .errors import NotFound, ValidationError
 from .extensions import db
 from .models import ROLES, Agency, Desk, Response
@@ -40,12 +41,17 @@ def user_errors(command):
 @with_appcontext
 def init_command() -> None:
     """Apply the database migrations and seed the standard questionnaires."""
+    from .results.rollups import missing_rollups, rebuild
     from .seed import seed_standards
 
     upgrade()
     created = seed_standards(db.session)
     db.session.commit()
     click.echo("Database is up to date.")
+    if missing_rollups(db.session):
+        with write_transaction(db.session):
+            rebuild(db.session)
+        click.echo("Rebuilt the result rollups from the stored responses.")
     for code in created:
         click.echo(f"Seeded questionnaire {code}.")
 
@@ -104,6 +110,81 @@ def desk_list(agency_code, fmt) -> None:
     for row in rows:
         state = "" if row["active"] else "  (inactive)"
         click.echo(f"{row['agency']:<14} {row['code']:<8} {row['name']:<36} {row['url']}{state}")
+
+
+@desk_cli.command("qr")
+@click.option("--agency", "agency_code", required=True)
+@click.option("--desk", "desk_code", required=True)
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]), required=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+@user_errors
+def desk_qr(agency_code, desk_code, fmt, out) -> None:
+    """Write a desk's QR code (PNG or SVG) or its printable A4 poster (PDF)."""
+    from .desks import services as desk_services
+
+    desk = org.get_desk(db.session, agency_code, desk_code)
+    if fmt == "pdf":
+        body = desk_services.posters_pdf([desk])
+    else:
+        body, _mime = desk_services.qr_image(desk, fmt)
+    with open(out, "wb") as fh:
+        fh.write(body)
+    click.echo(f"Wrote {out} for {desk_services.survey_url(desk)}")
+
+
+@desk_cli.command("posters")
+@click.option("--agency", "agency_code", required=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+@user_errors
+def desk_posters(agency_code, out) -> None:
+    """Write one PDF with the A4 posters of all active desks of an agency."""
+    from .desks import services as desk_services
+
+    agency = org.get_agency(db.session, agency_code)
+    desks = [d for d in desk_services.desks_of(db.session, {agency.id}) if d.active]
+    if not desks:
+        raise ValidationError(f"agency {agency_code} has no active desks")
+    with open(out, "wb") as fh:
+        fh.write(desk_services.posters_pdf(desks))
+    click.echo(f"Wrote {out}: {len(desks)} posters.")
+
+
+@desk_cli.command("api-key")
+@click.option("--agency", "agency_code", required=True)
+@click.option("--desk", "desk_code", required=True)
+@user_errors
+def desk_api_key(agency_code, desk_code) -> None:
+    """Create (or replace) the desk's API key for queue systems; printed once."""
+    from .audit_log import record_event
+    from .desks import services as desk_services
+
+    desk = org.get_desk(db.session, agency_code, desk_code)
+    key = desk_services.new_api_key(desk)
+    record_event(db.session, "desk_api_key", target=f"{agency_code}/{desk_code}")
+    db.session.commit()
+    click.echo(key)
+
+
+ticket_cli = AppGroup("ticket", help="One-time visit tickets (verified responses).")
+
+
+@ticket_cli.command("issue")
+@click.option("--agency", "agency_code", required=True)
+@click.option("--desk", "desk_code", required=True)
+@click.option("--count", default=1, show_default=True, type=int)
+@click.option("--hours", default=None, type=int, help="Validity (default TICKET_TTL_HOURS).")
+@user_errors
+def ticket_issue(agency_code, desk_code, count, hours) -> None:
+    """Print the URLs of new one-time tickets, one per line."""
+    from . import tickets
+    from .desks import services as desk_services
+
+    desk = org.get_desk(db.session, agency_code, desk_code)
+    ttl = hours if hours is not None else current_app.config["TICKET_TTL_HOURS"]
+    with write_transaction(db.session):
+        tokens = tickets.issue(db.session, desk, count, ttl)
+    for token in tokens:
+        click.echo(desk_services.ticket_url(token))
 
 
 service_cli = AppGroup("service", help="Manage the services (jenis layanan) agencies offer.")
@@ -195,6 +276,8 @@ def demo_command(end_month, seed) -> None:
 
 
 def register(app: Flask) -> None:
+    from .results.cli import ikm_cli
+
     for command in (init_command, agency_cli, desk_cli, service_cli, user_cli, volume_cli,
-                    demo_command):
+                    demo_command, ikm_cli, ticket_cli):
         app.cli.add_command(command)

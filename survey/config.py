@@ -30,6 +30,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,  # the page may sit open at a desk for hours
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        "MAX_CONTENT_LENGTH": 64 * 1024,  # a survey post is a few kilobytes
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SECURE": None,  # None: secure whenever PUBLIC_BASE_URL is https
         "REMEMBER_COOKIE_SECURE": None,

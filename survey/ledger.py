@@ -80,12 +80,7 @@ def append(session: Session, links: Iterable[tuple[str, int, dict[str, Any]]]) -
     links = list(links)
     if not links:
         return []
-    head = session.execute(
-        select(ChainHead)
-        .where(ChainHead.id == 1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    head = lock_head(session)
     seq, prev = head.seq, head.hash
     rows, hashes = [], []
     for kind, ref_id, payload in links:
@@ -97,6 +92,19 @@ def append(session: Session, links: Iterable[tuple[str, int, dict[str, Any]]]) -
     head.seq, head.hash = seq, prev
     session.flush()
     return hashes
+
+
+def lock_head(session: Session) -> ChainHead:
+    """Lock the chain head for the rest of the transaction. Every write of evidence (a
+    response, a review decision, an audit event) and every rollup update takes this lock
+    first, which keeps the chain linear and rollup read-modify-writes serial. Taking it
+    again in the same transaction is free."""
+    return session.execute(
+        select(ChainHead)
+        .where(ChainHead.id == 1)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def head(session: Session) -> tuple[int, str]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Table,
@@ -479,3 +480,36 @@ def _install_append_only(table: Table) -> None:
 
 for _table_name in APPEND_ONLY_TABLES:
     _install_append_only(db.metadata.tables[_table_name])
+
+
+class StatsRollup(db.Model):
+    """Sufficient statistics (survey.ikm.stats flat layout, little-endian int64) of the
+    responses of one desk on one day (grain D) or in one month (grain M), per scope:
+
+    - ``clean``: responses that count (not flagged, or released by a review),
+    - ``flagged``: responses currently flagged as possible ballot stuffing,
+    - ``verified``: clean responses from one-time visit tickets,
+    - ``service``: clean responses for one service (``service_id``).
+
+    A cache of the responses, updated in the transaction that stores them; `flask ikm
+    rebuild-rollups` recomputes it from the raw rows. Months make a semester 6 rows per
+    desk instead of 181."""
+
+    __tablename__ = "stats_rollup"
+    __table_args__ = (
+        CheckConstraint("grain IN ('D', 'M')", name="grain_known"),
+        CheckConstraint(_in("scope", ("clean", "flagged", "verified", "service")),
+                        name="scope_known"),
+        CheckConstraint("(scope = 'service') = (service_id <> 0)", name="service_scope"),
+        CheckConstraint("n >= 0", name="n_not_negative"),
+    )
+
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desk.id"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaire.id"),
+                                                  primary_key=True)
+    service_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
+    n: Mapped[int] = mapped_column(Integer)
+    stats: Mapped[bytes] = mapped_column(LargeBinary)

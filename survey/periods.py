@@ -1,7 +1,7 @@
 """Reporting periods: a year, semester, quarter, month, or an explicit date range.
 
 Pure code. Keys are what users type and what URLs carry: 2024, 2024-S1, 2024-Q3, 2024-05,
-2024-01-15..2024-03-14. Dates are agency-local calendar days, both ends inclusive.
+2024-01-15..2024-03-14, 2024-01..2024-04. Dates are agency-local calendar days, both ends inclusive.
 """
 
 from __future__ import annotations
@@ -116,9 +116,17 @@ def parse_period(text: str) -> Period:
         if end < start:
             raise PeriodError(f"period {key!r} ends before it starts")
         return Period(start, end, key, "range")
+    if m := re.fullmatch(r"(\d{4})-(\d{2})\.\.(\d{4})-(\d{2})", key):
+        first, last = (int(m.group(1)), int(m.group(2))), (int(m.group(3)), int(m.group(4)))
+        if not (1 <= first[1] <= 12 and 1 <= last[1] <= 12):
+            raise PeriodError(f"invalid month in period {key!r}")
+        start, end = date(*first, 1), _month_end(date(*last, 1))
+        if end < start:
+            raise PeriodError(f"period {key!r} ends before it starts")
+        return Period(start, end, key, "range")
     raise PeriodError(
         f"period {text!r} not understood; use 2024, 2024-S1, 2024-Q3, 2024-05 "
-        "or 2024-01-15..2024-03-14"
+        "2024-01-15..2024-03-14 or 2024-01..2024-04"
     )
 
 

@@ -28,6 +28,8 @@ from .models import (
     Service,
 )
 from .privacy import mask_personal_numbers
+from .results import rollups
+from .results.rollups import Contribution
 
 FLAG_NAMES = ("cooldown", "honeypot", "too_fast", "burst")
 
@@ -68,7 +70,8 @@ def coarsen(moment: datetime) -> datetime:
 
 
 def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Recorded]:
-    """Validate and store responses in the caller's transaction, extending the chain.
+    """Validate and store responses in the caller's transaction, extending the chain and
+    the rollups.
 
     All-or-nothing: the first invalid item raises ValidationError (its message names the
     item number) before anything is written.
@@ -108,10 +111,21 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
             for rid, row, answers in zip(ids, rows, answer_maps, strict=True)
         ),
     )
+    rollups.apply(session, [
+        Contribution(row["desk_id"], row["questionnaire_id"], row["day"], row["service_id"],
+                     row["verified"], bool(row["flags"]),
+                     _scores(desks[row["desk_id"]], answers))
+        for row, answers in zip(rows, answer_maps, strict=True)
+    ])
     return [
         Recorded(rid, receipt_code(h), masked, tuple(filter(None, row["flags"].split(","))))
         for rid, h, masked, row in zip(ids, hashes, masked_counts, rows, strict=True)
     ]
+
+
+def _scores(desk: Desk, answers: Mapping[int, int]) -> tuple[int, ...]:
+    """Scores in questionnaire order, 0 for a blank: the rollups' row layout."""
+    return tuple(answers.get(e.id, 0) for e in desk.questionnaire.elements)
 
 
 def _load_desks(session: Session, ids: set[int]) -> dict[int, Desk]:

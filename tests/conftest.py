@@ -3,51 +3,15 @@ PostgreSQL named by SURVEY_TEST_DATABASE_URL. Every test leaves no table behind.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from appfactory import drop_everything, make_app
 from flask import Flask
-from sqlalchemy import text
 
-from survey import create_app
-from survey.config import database_uri
 from survey.extensions import db
-
-TEST_SECRET = "test-secret-key-not-for-production"
-PUBLIC_BASE = "https://survey.example.go.id"
-
-
-def database_url_for_tests(tmp_path: Path) -> str:
-    url = os.environ.get("SURVEY_TEST_DATABASE_URL")
-    return database_uri(url) if url else f"sqlite:///{tmp_path / 'test.sqlite'}"
-
-
-def make_app(tmp_path: Path, **overrides) -> Flask:
-    config = {
-        "TESTING": True,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SQLALCHEMY_DATABASE_URI": database_url_for_tests(tmp_path),
-        "SECRET_KEY": TEST_SECRET,
-        "PUBLIC_BASE_URL": PUBLIC_BASE,
-    }
-    config.update(overrides)
-    return create_app(config)
-
-
-def drop_everything(app: Flask) -> None:
-    """Remove every table (and the trigger function) so that the next test, or the next CI
-    run, starts from an empty database."""
-    with app.app_context():
-        db.session.remove()
-        db.drop_all()
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("DROP FUNCTION IF EXISTS survey_append_only() CASCADE"))
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from conftest import TEST_SECRET, make_app
+from appfactory import TEST_SECRET, make_app
 from sqlalchemy import text
 
 from survey import create_app

@@ -49,7 +49,7 @@ def kec(runner):
 
 
 def test_init_migrates_and_seeds_both_standards(tmp_path):
-    from conftest import drop_everything, make_app
+    from appfactory import drop_everything, make_app
 
     app = make_app(tmp_path)
     runner = app.test_cli_runner()

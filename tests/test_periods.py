@@ -15,17 +15,19 @@ from survey.periods import PeriodError, current_period, last_closed, parse_perio
     ("2024-Q4", date(2024, 10, 1), date(2024, 12, 31), "quarter"),
     ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "month"),
     ("2024-01-15..2024-03-14", date(2024, 1, 15), date(2024, 3, 14), "range"),
+    ("2024-11..2025-02", date(2024, 11, 1), date(2025, 2, 28), "range"),
 ])
 def test_parse(key, start, end, kind):
     period = parse_period(key)
     assert (period.start, period.end, period.kind) == (start, end, kind)
 
 
-@pytest.mark.parametrize("key", ["", "2024-13", "2024-S3", "2024-Q5", "24",
-                                 "2024-03-10..2024-03-01", "2024-02-30..2024-03-01",
-                                 "last month"])
+@pytest.mark.parametrize("key", [
+    "", "2024-13", "2024-S3", "2024-Q5", "24", "2024-03-10..2024-03-01",
+    "2024-02-30..2024-03-01", "2024-05..2024-02", "2024-13..2025-01", "last month",
+])
 def test_bad_keys_name_the_accepted_forms(key):
-    with pytest.raises(PeriodError, match=r"2024-S1|ends before|invalid date"):
+    with pytest.raises(PeriodError, match=r"2024-S1|ends before|invalid (date|month)"):
         parse_period(key)
 
 

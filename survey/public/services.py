@@ -1,11 +1,20 @@
-"""Read queries for the public pages."""
+"""Queries and the submit operation for the public pages."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from ..models import Agency, Desk
+from .. import tickets
+from ..chain import receipt_code
+from ..database import write_transaction
+from ..models import Agency, ChainEntry, Desk, Questionnaire, Response
+from ..responses import NewResponse, record_responses
+from .forms import SurveyInput, is_low
 
 
 def agency_directory(session: Session) -> list[Agency]:
@@ -20,3 +29,77 @@ def agency_directory(session: Session) -> list[Agency]:
 
 def active_desks(agency: Agency) -> list[Desk]:
     return [d for d in agency.desks if d.active]
+
+
+def desk_by_slug(session: Session, slug: str) -> Desk | None:
+    return session.scalar(
+        select(Desk).where(Desk.slug == slug).options(
+            selectinload(Desk.agency), selectinload(Desk.services),
+            selectinload(Desk.questionnaire).selectinload(Questionnaire.elements))
+    )
+
+
+def desk_by_id(session: Session, desk_id: int) -> Desk | None:
+    return session.scalar(
+        select(Desk).where(Desk.id == desk_id).options(
+            selectinload(Desk.agency), selectinload(Desk.services),
+            selectinload(Desk.questionnaire).selectinload(Questionnaire.elements))
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    receipt: str
+    low: bool
+    masked_numbers: int = 0
+    replayed: bool = False
+
+
+class IdempotencyConflict(Exception):
+    """The key was already used for a submission at another desk."""
+
+
+def _replay(session: Session, key: str, desk_id: int) -> Outcome | None:
+    row = session.execute(
+        select(Response, ChainEntry.hash)
+        .join(ChainEntry, (ChainEntry.kind == "response") & (ChainEntry.ref_id == Response.id))
+        .where(Response.idempotency_key == key)
+        .options(selectinload(Response.answers))
+    ).first()
+    if row is None:
+        return None
+    response, chain_hash = row
+    if response.desk_id != desk_id:
+        raise IdempotencyConflict(key)
+    scores = {str(a.element_id): a.score for a in response.answers}
+    return Outcome(receipt_code(chain_hash), is_low(scores), replayed=True)
+
+
+def submit(session: Session, desk: Desk, data: SurveyInput, *, channel: str,
+           flags: tuple[str, ...], now: datetime, ticket_token: str | None = None) -> Outcome:
+    """Store one citizen response: in one write transaction consume the ticket (if any),
+    insert the response with its answers, extend the chain and the rollups. A repeated
+    idempotency key returns the first submission's outcome and stores nothing."""
+    desk_id = desk.id
+    item = NewResponse(
+        desk_id=desk_id, answers=data.answers, submitted_at=now, channel=channel,
+        service_id=data.service_id, verified=ticket_token is not None, flags=flags,
+        comment=data.comment, idempotency_key=data.idempotency_key, **data.profile)
+    try:
+        with write_transaction(session):
+            if data.idempotency_key:
+                earlier = _replay(session, data.idempotency_key, desk_id)
+                if earlier is not None:
+                    return earlier
+            if ticket_token is not None:
+                tickets.consume(session, ticket_token, now)
+            recorded = record_responses(session, [item])[0]
+    except IntegrityError:
+        # A concurrent request with the same idempotency key committed first.
+        if data.idempotency_key:
+            earlier = _replay(session, data.idempotency_key, desk_id)
+            session.commit()
+            if earlier is not None:
+                return earlier
+        raise
+    return Outcome(recorded.receipt, is_low(data.answers), recorded.masked_numbers)

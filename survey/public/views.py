@@ -1,13 +1,40 @@
-"""Public pages: the home page (and, with the citizen-survey feature, the survey form)."""
+"""Public pages: the home page, the citizen survey (desk QR, kiosk, one-time ticket) and
+the thank-you page. Views parse, call a service, render; no statistics here."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import re
+import secrets
+import time
 
-from ..extensions import db
-from . import services
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from .. import tickets
+from ..database import utcnow
+from ..extensions import db, limiter
+from ..i18n import current_locale
+from ..models import Desk
+from . import services, signals
+from .forms import NOT_STATED, PROFILE, Forged, SurveyInput, parse
 
 bp = Blueprint("public", __name__)
+
+KIOSK_RETURN_SECONDS = 10
+RECEIPT = re.compile(r"[0-9A-F]{5}-[0-9A-F]{5}")
+
+
+def _submit_limit() -> str:
+    return current_app.config["SUBMIT_RATE_LIMIT"]
 
 
 @bp.get("/")
@@ -17,3 +44,167 @@ def home():
         agencies=services.agency_directory(db.session),
         active_desks=services.active_desks,
     )
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def _open_desk(slug: str, *, posting: bool = False) -> Desk:
+    desk = services.desk_by_slug(db.session, slug)
+    if desk is None:
+        # A POST to a desk that does not exist is a forged submission.
+        abort(400 if posting else 404, description=_("This survey link is not valid."))
+    if not desk.active:
+        abort(410, description=_("This service desk is closed and no longer takes "
+                                 "responses. Thank you for your interest."))
+    return desk
+
+
+def _form_page(desk: Desk, *, mode: str, action: str, data: SurveyInput | None = None,
+               errors: dict[str, str] | None = None, status: int = 200):
+    data = data or SurveyInput()
+    key = data.idempotency_key or secrets.token_urlsafe(18)
+    html = render_template(
+        "public/survey.html",
+        desk=desk,
+        elements=desk.questionnaire.elements,
+        services=[s for s in desk.services if s.active],
+        profile=PROFILE,
+        not_stated=NOT_STATED,
+        data=data,
+        errors=errors or {},
+        mode=mode,
+        action=action,
+        idempotency_key=key,
+        served=signals.served_token(),
+        locale=current_locale(),
+    )
+    response = current_app.make_response((html, status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/s/<slug>")
+def survey(slug: str):
+    desk = _open_desk(slug)
+    return _form_page(desk, mode="qr", action=url_for("public.submit", slug=slug))
+
+
+@bp.get("/k/<slug>")
+def kiosk(slug: str):
+    desk = _open_desk(slug)
+    return _form_page(desk, mode="kiosk", action=url_for("public.kiosk_submit", slug=slug))
+
+
+@bp.get("/t/<token>")
+def ticket(token: str):
+    desk = _ticket_desk(token)
+    return _form_page(desk, mode="ticket", action=url_for("public.ticket_submit",
+                                                            token=token))
+
+
+def _ticket_desk(token: str, *, posting: bool = False) -> Desk:
+    """The ticket's desk. Opening the form needs a usable ticket; a submission is checked
+    when it consumes the ticket, after an idempotent replay has had its chance (a double
+    tap must show the same thank-you page, not "already used")."""
+    try:
+        found = tickets.find(db.session, token) if posting else tickets.check(db.session,
+                                                                               token)
+    except tickets.TicketRefused as refused:
+        _refuse_ticket(refused)
+    desk = services.desk_by_id(db.session, found.desk_id)
+    if desk is None or not desk.active:
+        abort(410, description=_("This service desk is closed and no longer takes "
+                                 "responses. Thank you for your interest."))
+    return desk
+
+
+def _refuse_ticket(refused: tickets.TicketRefused):
+    messages = {
+        404: _("This ticket is not valid. Please check the link on your ticket."),
+        409: _("This ticket has already been used. Each ticket counts once."),
+        410: _("This ticket has expired. Tickets are valid for one day."),
+    }
+    abort(refused.status, description=messages[refused.status])
+
+
+# --- submissions -------------------------------------------------------------------------
+
+
+@bp.post("/s/<slug>")
+@limiter.limit(_submit_limit)
+def submit(slug: str):
+    desk = _open_desk(slug, posting=True)
+    return _handle(desk, mode="qr", action=url_for("public.submit", slug=slug))
+
+
+@bp.post("/k/<slug>")
+@limiter.limit(_submit_limit)
+def kiosk_submit(slug: str):
+    desk = _open_desk(slug, posting=True)
+    return _handle(desk, mode="kiosk", action=url_for("public.kiosk_submit", slug=slug))
+
+
+@bp.post("/t/<token>")
+@limiter.limit(_submit_limit)
+def ticket_submit(token: str):
+    desk = _ticket_desk(token, posting=True)
+    return _handle(desk, mode="ticket", action=url_for("public.ticket_submit", token=token),
+                   ticket_token=token)
+
+
+def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = None):
+    try:
+        data, errors = parse(request.form, desk.questionnaire.elements,
+                             [s for s in desk.services if s.active])
+    except Forged as forged:
+        abort(400, description=str(forged))
+    if errors:
+        return _form_page(desk, mode=mode, action=action, data=data, errors=errors,
+                          status=422)
+    now = time.time()
+    recent = None
+    if mode == "qr":
+        recent = signals.recent_submissions(request.cookies.get(signals.COOLDOWN_COOKIE))
+    flags: tuple[str, ...] = ()
+    if mode != "ticket":  # a one-time ticket is its own proof of a visit
+        flags = signals.flags_for(desk_id=desk.id, desk_slug=desk.slug, honeypot=data.honeypot,
+                                  served=data.served_token, recent=recent, now=now)
+    channel = {"qr": "qr", "kiosk": "kiosk", "ticket": "ticket"}[mode]
+    slug = desk.slug
+    try:
+        outcome = services.submit(db.session, desk, data, channel=channel, flags=flags,
+                                  now=utcnow(), ticket_token=ticket_token)
+    except tickets.TicketRefused as refused:
+        _refuse_ticket(refused)
+    except services.IdempotencyConflict:
+        abort(409, description=_("This form was already sent for another desk. Please "
+                                 "open the survey again."))
+    session["done"] = {
+        "receipt": outcome.receipt,
+        "low": outcome.low,
+        "masked": outcome.masked_numbers,
+        "again": url_for("public.kiosk", slug=slug) if mode == "kiosk" else None,
+    }
+    response = redirect(url_for("public.thanks", receipt=outcome.receipt), code=303)
+    if mode == "qr" and not outcome.replayed:
+        response.set_cookie(
+            signals.COOLDOWN_COOKIE, signals.cooldown_cookie(recent or {}, slug, now),
+            max_age=60 * current_app.config["SURVEY_COOLDOWN_MINUTES"], httponly=True,
+            samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
+@bp.get("/selesai/<receipt>")
+def thanks(receipt: str):
+    if not RECEIPT.fullmatch(receipt):
+        abort(404)
+    done = session.get("done") or {}
+    if done.get("receipt") != receipt:
+        done = {"receipt": receipt}
+    response = current_app.make_response(render_template(
+        "public/thanks.html", receipt=receipt, low=done.get("low", False),
+        masked=done.get("masked", 0), again=done.get("again"),
+        lapor_url=current_app.config["LAPOR_URL"], seconds=KIOSK_RETURN_SECONDS))
+    response.headers["Cache-Control"] = "no-store"
+    return response

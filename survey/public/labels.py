@@ -1,0 +1,32 @@
+"""Display names of the respondent profile choices, in the visitor's language."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+FIELD_LABELS = {
+    "sex": _l("Sex"),
+    "age": _l("Age"),
+    "education": _l("Education"),
+    "occupation": _l("Occupation"),
+}
+
+CHOICE_LABELS = {
+    "sex": {"L": _l("Male"), "P": _l("Female")},
+    "age": {"<20": _l("Under 20"), "20-29": _l("20–29 years"), "30-39": _l("30–39 years"),
+            "40-49": _l("40–49 years"), "50-59": _l("50–59 years"),
+            "60+": _l("60 years or older")},
+    "education": {"SD": _l("Primary school (SD)"), "SMP": _l("Junior high school (SMP)"),
+                  "SMA": _l("Senior high school (SMA/SMK)"),
+                  "D1-D3-D4": _l("Diploma (D1–D4)"), "S1": _l("Bachelor (S1)"),
+                  "S2": _l("Master (S2)"), "S3": _l("Doctorate (S3)")},
+    "occupation": {"PNS": _l("Civil servant (PNS)"), "TNI": _l("Armed forces (TNI)"),
+                   "POLRI": _l("Police (POLRI)"), "Swasta": _l("Private employee"),
+                   "Wirausaha": _l("Self-employed"), "Lainnya": _l("Other")},
+}
+
+
+def choice_label(field: str, value: str | None) -> str:
+    if value is None:
+        return str(_l("Not stated"))
+    return str(CHOICE_LABELS[field].get(value, value))

@@ -1,0 +1,91 @@
+"""Comparing estimates (Welch-Satterthwaite) and screening desks with FDR control."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from survey.ikm import StratumStats, compare, estimate_desk, screen_desks
+
+
+def test_two_desks_without_fpc_equal_welch_ttest(h) -> None:
+    """Complete answers, no population: the IKM comparison is exactly
+    scipy.stats.ttest_ind(equal_var=False) on respondents' mean scores (x 25)."""
+    rng = np.random.default_rng(10)
+    ya = h.random_scores(rng, 45)
+    yb = h.random_scores(rng, 70, probs=(0.1, 0.2, 0.45, 0.25))
+    cmp_ = compare(estimate_desk(h.stats(ya)), estimate_desk(h.stats(yb)))
+    ref = sps.ttest_ind(25 * ya.mean(axis=1), 25 * yb.mean(axis=1), equal_var=False)
+    assert cmp_.t == pytest.approx(ref.statistic, rel=1e-12)
+    assert cmp_.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+    assert cmp_.df == pytest.approx(ref.df, rel=1e-12)
+    assert cmp_.diff == pytest.approx(25 * (ya.mean() - yb.mean()), rel=1e-12)
+    low, high = ref.confidence_interval(0.95)
+    assert cmp_.ci == pytest.approx((low, high), rel=1e-10)
+
+
+def test_comparison_of_two_constant_desks_has_nothing_to_test() -> None:
+    a = estimate_desk(StratumStats.from_scores(np.full((20, 9), 4)))
+    b = estimate_desk(StratumStats.from_scores(np.full((30, 9), 3)))
+    cmp_ = compare(a, b)
+    assert cmp_.diff == pytest.approx(25.0) and cmp_.se == 0
+    assert cmp_.t is None and cmp_.p_value is None and cmp_.ci is None
+
+
+def test_fpc_narrows_the_comparison(h) -> None:
+    rng = np.random.default_rng(11)
+    sa, sb = h.stats(h.random_scores(rng, 80)), h.stats(h.random_scores(rng, 80))
+    open_ = compare(estimate_desk(sa), estimate_desk(sb))
+    census_like = compare(estimate_desk(sa, 100), estimate_desk(sb, 100))
+    assert census_like.se < open_.se
+    assert census_like.diff == pytest.approx(open_.diff)
+
+
+def test_screening_flags_the_odd_desk_and_controls_fdr(h) -> None:
+    rng = np.random.default_rng(12)
+    normal = (0.05, 0.15, 0.5, 0.3)
+    groups = {
+        "DINAS": {f"d{i}": h.stats(h.random_scores(rng, 80, probs=normal)) for i in range(9)},
+        "RSUD": {f"r{i}": h.stats(h.random_scores(rng, 60, probs=normal)) for i in range(4)},
+    }
+    groups["DINAS"]["bad"] = h.stats(h.random_scores(rng, 80, probs=(0.15, 0.3, 0.4, 0.15)))
+    screens = screen_desks(groups)
+    assert len(screens) == 14
+    flagged = [(s.agency, s.desk, s.direction) for s in screens if s.flagged]
+    assert flagged == [("DINAS", "bad", "below")]
+    raw = np.array([s.comparison.p_value for s in screens])
+    adjusted = sps.false_discovery_control(raw, method="bh")
+    assert [s.p_adjusted for s in screens] == pytest.approx(adjusted.tolist(), rel=1e-12)
+    assert [s.p_adjusted for s in screens] == sorted(s.p_adjusted for s in screens)
+    assert all(s.p_adjusted >= s.comparison.p_value for s in screens)
+
+
+def test_screening_homogeneous_agencies_flags_nothing(h) -> None:
+    """Ten agencies of twenty desks, all from one distribution: raw p-values below 5%
+    turn up by chance in most of them; the FDR-adjusted screen flags none."""
+    raw_discoveries = 0
+    for seed in range(15, 25):
+        rng = np.random.default_rng(seed)
+        desks = {f"d{i:02d}": h.stats(h.random_scores(rng, 50)) for i in range(20)}
+        screens = screen_desks({"X": desks})
+        raw_discoveries += min(s.comparison.p_value for s in screens) < 0.05
+        assert not any(s.flagged for s in screens)
+    assert raw_discoveries >= 5
+
+
+def test_screening_compares_a_desk_with_the_rest_of_its_agency(h) -> None:
+    rng = np.random.default_rng(13)
+    desks = {d: h.stats(h.random_scores(rng, 50)) for d in ("a", "b", "c")}
+    pops = {"a": 300, "b": 200, "c": 500}
+    screens = {s.desk: s for s in screen_desks({"X": desks}, {"X": pops})}
+    a = screens["a"]
+    assert a.rest_estimate.n == 100 and a.rest_estimate.method == "stratified"
+    assert a.rest_estimate.population == 700
+    assert a.comparison.diff == pytest.approx(
+        a.desk_estimate.ikm_converted - a.rest_estimate.ikm_converted)
+
+
+def test_agencies_with_one_desk_are_not_screened(h) -> None:
+    s = h.stats(h.random_scores(np.random.default_rng(1), 40))
+    assert screen_desks({"X": {"only": s}}) == []
