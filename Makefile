@@ -42,7 +42,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 
 translations: install-dev
-	$(BIN)/python tools/i18n.py update; $(BIN)/python tools/i18n.py compile
+	$(BIN)/python tools/i18n.py build
 
 bench: install-dev
 	$(BIN)/python benchmarks/engine.py

@@ -51,7 +51,7 @@ def _init_extensions(app: Flask) -> None:
     from . import auth, models  # noqa: F401  (tables on the metadata, the user loader)
     from .database import configure_engine
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
-    from .i18n import current_locale, select_locale
+    from .i18n import current_locale, number, percent, select_locale
 
     db.init_app(app)
     migrate.init_app(
@@ -66,25 +66,45 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["current_locale"] = current_locale
+    app.jinja_env.filters["num"] = number
+    app.jinja_env.filters["pct"] = percent
     with app.app_context():
         configure_engine(db.engine)
 
 
-def _register_blueprints(app: Flask) -> None:
-    from . import access
-    from .auth.views import bp as auth_bp
-    from .desks.views import api_bp as api_tickets_bp
-    from .desks.views import bp as desks_bp
-    from .extensions import csrf
-    from .i18n import bp as i18n_bp
-    from .public.labels import FIELD_LABELS, choice_label
-    from .public.views import bp as public_bp
+# Feature modules with blueprints. Each exposes `blueprints` (a list) and `POLICY` (its
+# endpoints' access rules, merged into survey.access.POLICY); `CSRF_EXEMPT` lists
+# blueprints that authenticate machine clients by key instead of a session.
+BLUEPRINT_MODULES = (
+    "survey.public.views",
+    "survey.i18n",
+    "survey.auth.views",
+    "survey.desks.views",
+    "survey.dashboard.views",
+    "survey.publik.views",
+    "survey.api.views",
+)
 
-    for blueprint in (public_bp, i18n_bp, auth_bp, desks_bp, api_tickets_bp):
-        app.register_blueprint(blueprint)
-    csrf.exempt(api_tickets_bp)  # machine clients authenticate with a desk API key
+
+def _register_blueprints(app: Flask) -> None:
+    import importlib
+
+    from . import access
+    from .extensions import csrf
+    from .public.labels import FIELD_LABELS, choice_label, status_label
+
+    for name in BLUEPRINT_MODULES:
+        module = importlib.import_module(name)
+        for blueprint in module.blueprints:
+            app.register_blueprint(blueprint)
+        access.POLICY.update(getattr(module, "POLICY", {}))
+        for blueprint in getattr(module, "CSRF_EXEMPT", ()):
+            csrf.exempt(blueprint)
     app.before_request(access.enforce)
-    app.jinja_env.globals.update(field_labels=FIELD_LABELS, choice_label=choice_label)
+    from .urls import public_url
+
+    app.jinja_env.globals.update(field_labels=FIELD_LABELS, choice_label=choice_label,
+                                 status_label=status_label, public_url=public_url)
     _register_error_pages(app)
 
 

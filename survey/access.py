@@ -60,7 +60,8 @@ def enforce() -> object | None:
     if not current_user.is_authenticated:
         if request.accept_mimetypes.best == "application/json" or request.path.startswith(
                 "/api/"):
-            abort(401)
+            abort(401, description="sign in, or send a bearer token (Authorization: "
+                                   "Bearer ...) from `flask user token`")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if current_user.role not in rule:
         abort(403)

@@ -224,6 +224,27 @@ def user_create(email, role, agency_codes, name, password_stdin) -> None:
     click.echo(f"Created {user.role} {user.email}.")
 
 
+@user_cli.command("token")
+@click.option("--email", required=True)
+@click.option("--name", default="", help="What the token is for, e.g. 'BI dashboard'.")
+@user_errors
+def user_token(email, name) -> None:
+    """Create a bearer token for the read API; printed once."""
+    from .api import tokens
+    from .audit_log import record_event
+    from .models import User
+
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+    if user is None:
+        raise NotFound(f"no user {email}")
+    if user.role == "desk_staff":
+        raise ValidationError("desk staff accounts cannot read the API")
+    token = tokens.create(db.session, user, name)
+    record_event(db.session, "api_token_created", target=user.email, details={"name": name})
+    db.session.commit()
+    click.echo(token)
+
+
 volume_cli = AppGroup("volume", help="Service volumes: citizens served, the survey population.")
 
 

@@ -9,6 +9,8 @@ from flask import Blueprint, current_app, redirect, request
 from flask_babel import get_locale
 
 bp = Blueprint("i18n", __name__)
+blueprints = [bp]
+POLICY = {"i18n.switch": "public"}
 
 COOKIE = "lang"
 ONE_YEAR = 365 * 24 * 3600
@@ -43,3 +45,21 @@ def switch(code: str):
     response.set_cookie(COOKIE, code, max_age=ONE_YEAR, samesite="Lax", httponly=True,
                         secure=current_app.config["SESSION_COOKIE_SECURE"])
     return response
+
+
+def number(value: float | None, places: int = 2) -> str:
+    """A number in the visitor's convention, rounded half-up like the reports: 85,04 in
+    Indonesian, 85.04 in English; an em dash when there is no value."""
+    from babel.numbers import format_decimal
+
+    from .ikm.standards import display_decimal
+
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return format_decimal(display_decimal(value, places), format=pattern,
+                          locale=current_locale())
+
+
+def percent(value: float | None, places: int = 1) -> str:
+    return "—" if value is None else number(100 * value, places) + "%"

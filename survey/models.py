@@ -50,9 +50,14 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({quoted})"
 
 
+SLUG_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
 def new_slug() -> str:
-    """An unguessable public desk slug: 96 random bits, URL-safe."""
-    return secrets.token_urlsafe(12)
+    """An unguessable public desk slug: 16 characters from 57 letters and digits (93
+    random bits), without look-alikes (0/O, 1/l/I) or punctuation, so that a citizen can
+    type it from a poster and it never ends in a hyphen a text tool might swallow."""
+    return "".join(secrets.choice(SLUG_ALPHABET) for _ in range(16))
 
 
 class Agency(db.Model):
@@ -513,3 +518,58 @@ class StatsRollup(db.Model):
     service_id: Mapped[int] = mapped_column(Integer, primary_key=True, default=0)
     n: Mapped[int] = mapped_column(Integer)
     stats: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CountRollup(db.Model):
+    """Counts per desk and day (grain D) or month (grain M) along one dimension: when
+    responses arrive (``arrival``, value ``<weekday 0=Mon>-<hour>``, with score sums for
+    the mean) and who answered (``sex``, ``age``, ``education``, ``occupation``, value ''
+    when not stated) and through which ``channel``. Covers every stored response, flagged
+    or not; a cache like StatsRollup, rebuilt by the same command."""
+
+    __tablename__ = "count_rollup"
+    __table_args__ = (
+        CheckConstraint("grain IN ('D', 'M')", name="grain_known"),
+        CheckConstraint(_in("dimension", ("arrival", "sex", "age", "education", "occupation",
+                                          "channel")), name="dimension_known"),
+        CheckConstraint("n >= 0 AND answers >= 0 AND score_sum >= 0", name="not_negative"),
+    )
+
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desk.id"), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(12), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    period_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[str] = mapped_column(String(12), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    score_sum: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportingPeriod(db.Model):
+    """A reporting period (e.g. 2024-S1) and whether it is closed: the public results page
+    shows the latest closed period, so numbers are published only once a period is over
+    and an administrator has closed it."""
+
+    __tablename__ = "reporting_period"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(30), unique=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiToken(db.Model):
+    """A bearer token for the read API, owned by a user (whose role and agencies scope
+    what it can read). Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()

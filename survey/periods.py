@@ -125,7 +125,7 @@ def parse_period(text: str) -> Period:
             raise PeriodError(f"period {key!r} ends before it starts")
         return Period(start, end, key, "range")
     raise PeriodError(
-        f"period {text!r} not understood; use 2024, 2024-S1, 2024-Q3, 2024-05 "
+        f"period {text!r} not understood; use 2024, 2024-S1, 2024-Q3, 2024-05, "
         "2024-01-15..2024-03-14 or 2024-01..2024-04"
     )
 

@@ -111,10 +111,11 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
             for rid, row, answers in zip(ids, rows, answer_maps, strict=True)
         ),
     )
-    rollups.apply(session, [
+    rollups.add_responses(session, [
         Contribution(row["desk_id"], row["questionnaire_id"], row["day"], row["service_id"],
                      row["verified"], bool(row["flags"]),
-                     _scores(desks[row["desk_id"]], answers))
+                     _scores(desks[row["desk_id"]], answers), row["hour"], row["channel"],
+                     (row["sex"], row["age"], row["education"], row["occupation"]))
         for row, answers in zip(rows, answer_maps, strict=True)
     ])
     return [

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from survey import create_app
@@ -22,6 +23,20 @@ def database_url_for_tests(tmp_path: Path) -> str:
     return database_uri(url) if url else f"sqlite:///{tmp_path / 'test.sqlite'}"
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request starts with an empty `g`.
+
+    Tests hold an application context for database access, and Flask reuses it for the
+    client's requests, so per-request state kept in `g` (Flask-WTF's CSRF token, the
+    signed-in user, the chosen locale) would leak from one simulated request or browser to
+    the next. Real requests each get a fresh context."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
 def make_app(tmp_path: Path, **overrides) -> Flask:
     config = {
         "TESTING": True,
@@ -31,7 +46,9 @@ def make_app(tmp_path: Path, **overrides) -> Flask:
         "PUBLIC_BASE_URL": PUBLIC_BASE,
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    return app
 
 
 def drop_everything(app: Flask) -> None:

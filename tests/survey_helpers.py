@@ -32,13 +32,13 @@ def desk(code: str = "L1", agency: str | None = None) -> Desk:
 
 
 def forget_request_state() -> None:
-    """Tests hold an application context for database access, and Flask reuses it for
-    the test client's requests, so Flask-WTF's per-request CSRF cache in `g` would leak
-    from one simulated browser to the next. Real requests each get a fresh context."""
+    """Start the next request with an empty `g`, as a real request would. The tests'
+    client class (appfactory.IsolatedClient) already does this before every request; this
+    remains for code that renders outside the client."""
     from flask import g, has_app_context
 
     if has_app_context():
-        g.pop("csrf_token", None)
+        g.__dict__.clear()
 
 
 def open_form(client, url: str) -> tuple[str, dict[str, str]]:

@@ -1,7 +1,11 @@
-"""Translation workflow: `python tools/i18n.py update` extracts the English source strings
-and merges them into the Indonesian catalogue; `compile` builds the .mo files the app
-loads; `missing` lists strings that still lack an Indonesian translation (exit 1 if any).
-`fill FILE.json` merges translations from a JSON object {msgid: msgstr}."""
+"""Translation workflow. The Indonesian translations live in JSON files under tools/tr/
+(one per feature, {English msgid: Indonesian msgstr}); the .po/.mo catalogue is built from
+them, so features can add strings without editing one shared file.
+
+  python tools/i18n.py build     extract the source strings, rebuild the catalogue from
+                                 tools/tr/*.json, compile the .mo; lists what is missing
+  python tools/i18n.py missing   only list strings without a translation (exit 1 if any)
+"""
 
 from __future__ import annotations
 
@@ -57,8 +61,29 @@ def missing(catalog=None) -> list[str]:
     return sorted(out)
 
 
+TRANSLATIONS = ROOT / "tools" / "tr"
+
+
+def translations() -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for path in sorted(TRANSLATIONS.glob("*.json")):
+        merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "missing"
+    if command == "build":
+        main(["update"])
+        catalog = load()
+        for msgid, msgstr in translations().items():
+            entry = catalog.get(msgid)
+            if entry is not None:
+                entry.string = msgstr
+                entry.flags.discard("fuzzy")
+        save(catalog)
+        main(["compile"])
+        return main(["missing"])
     if command == "update":
         subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
                         "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-o",
@@ -69,18 +94,7 @@ def main(argv: list[str]) -> int:
                         "--no-fuzzy-matching", "--ignore-obsolete", "-w", "100"],
                        cwd=ROOT, check=True, capture_output=True)
         (ROOT / "survey/translations/messages.pot").unlink()
-        return main(["missing"])
-    if command == "fill":
-        catalog = load()
-        for msgid, msgstr in json.loads(Path(argv[1]).read_text()).items():
-            entry = catalog.get(msgid)
-            if entry is None:
-                print(f"not in catalogue (run update first): {msgid!r}")
-                continue
-            entry.string = msgstr
-            entry.flags.discard("fuzzy")
-        save(catalog)
-        return main(["missing"])
+        return 0
     if command == "compile":
         catalog = load()
         with CATALOGUE.with_suffix(".mo").open("wb") as fh:

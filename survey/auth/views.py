@@ -17,6 +17,7 @@ from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..access import AUTHENTICATED, PUBLIC
 from ..audit_log import record_event
 from ..database import write_transaction
 from ..extensions import db, limiter
@@ -25,6 +26,8 @@ from ..models import User
 from .forms import LoginForm
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+blueprints = [bp]
+POLICY = {"auth.login": PUBLIC, "auth.logout": AUTHENTICATED}
 
 # Compared against when the e-mail is unknown, so that a failed login takes the same time
 # whether or not the account exists.

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
 
 from .. import qr, tickets
-from ..access import visible_agency_ids
+from ..access import MANAGERS, PUBLIC, TICKETS, visible_agency_ids
 from ..database import utcnow, write_transaction
 from ..errors import ValidationError
 from ..extensions import db, limiter
@@ -18,6 +18,16 @@ from . import services
 
 bp = Blueprint("desks", __name__, url_prefix="/loket")
 api_bp = Blueprint("api_tickets", __name__, url_prefix="/api/v1")
+blueprints = [bp, api_bp]
+CSRF_EXEMPT = [api_bp]  # queue systems authenticate with the desk's API key
+POLICY = {
+    "desks.index": (*TICKETS, "auditor"),
+    "desks.issue_ticket": TICKETS,
+    "desks.qr_code": (*MANAGERS, "desk_staff"),
+    "desks.poster": (*MANAGERS, "desk_staff"),
+    "desks.posters": MANAGERS,
+    "api_tickets.issue": PUBLIC,  # authenticated by the desk's own API key
+}
 
 
 def _visible_desk(desk_id: int) -> Desk:

@@ -30,3 +30,15 @@ def choice_label(field: str, value: str | None) -> str:
     if value is None:
         return str(_l("Not stated"))
     return str(CHOICE_LABELS[field].get(value, value))
+
+
+STATUS_LABELS = {
+    "planned": _l("Planned"),
+    "in_progress": _l("In progress"),
+    "done": _l("Done"),
+    "cancelled": _l("Cancelled"),
+}
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))

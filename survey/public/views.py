@@ -20,6 +20,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from .. import tickets
+from ..access import PUBLIC
 from ..database import utcnow
 from ..extensions import db, limiter
 from ..i18n import current_locale
@@ -28,6 +29,9 @@ from . import services, signals
 from .forms import NOT_STATED, PROFILE, Forged, SurveyInput, parse
 
 bp = Blueprint("public", __name__)
+blueprints = [bp]
+POLICY = {f"public.{name}": PUBLIC for name in (
+    "home", "survey", "submit", "kiosk", "kiosk_submit", "ticket", "ticket_submit", "thanks")}
 
 KIOSK_RETURN_SECONDS = 10
 RECEIPT = re.compile(r"[0-9A-F]{5}-[0-9A-F]{5}")

@@ -173,7 +173,8 @@ def iter_contributions(
         query = (
             select(Response.id, Response.desk_id, Response.questionnaire_id, Response.day,
                    Response.service_id, Response.verified, flagged_now().label("flagged"),
-                   *_score_columns(width))
+                   Response.hour, Response.channel, Response.sex, Response.age,
+                   Response.education, Response.occupation, *_score_columns(width))
             .join(Answer, Answer.response_id == Response.id, isouter=True)
             .join(Element, Element.id == Answer.element_id, isouter=True)
             .where(Response.id > last_id)
@@ -191,7 +192,8 @@ def iter_contributions(
         last_id = rows[-1][0]
         yield [
             Contribution(r[1], r[2], r[3], r[4], bool(r[5]), bool(r[6]),
-                         tuple(int(x or 0) for x in r[7:7 + widths[r[2]]]))
+                         tuple(int(x or 0) for x in r[13:13 + widths[r[2]]]), r[7], r[8],
+                         (r[9], r[10], r[11], r[12]))
             for r in rows
         ]
 
@@ -299,31 +301,55 @@ def agency_scope(session: Session, agency: Agency) -> AgencyScope:
         [d for d in desks if d.questionnaire_id != questionnaire_id])
 
 
-def compute_groups(
+@dataclass
+class GroupInputs:
+    """What the engine needs for some agencies in one period, per questionnaire standard:
+    statistics[agency][desk key] and populations[agency][desk key]."""
+
+    statistics: dict[str, dict[str, dict[str, StratumStats]]]
+    populations: dict[str, dict[str, dict[str, int | None]]]
+
+
+def group_inputs(
     session: Session, scopes: Sequence[AgencyScope], period: Period, scope: str = "clean",
-    weights: str = "exact", confidence: float = 0.95, use_rollups: bool = True,
-) -> dict[str, GroupResult]:
-    """Results for many agencies in one database round trip per kind of data and one
-    engine batch per questionnaire standard; keyed by agency code."""
-    if weights not in WEIGHT_MODES:
-        raise ValidationError(f"weights must be one of {', '.join(WEIGHT_MODES)}")
-    if not 0.5 <= confidence < 1:
-        raise ValidationError("confidence must be between 0.5 and 1 (e.g. 0.95)")
+    use_rollups: bool = True,
+) -> GroupInputs:
+    """One database round trip for the statistics and one for the populations of all the
+    agencies' desks."""
     desk_ids = sorted({d.id for s in scopes for d in s.desks})
     reader = desk_statistics if use_rollups else raw_desk_statistics
     stats = reader(session, desk_ids, period.start, period.end, scope)
     pops = populations(session, desk_ids, period.start, period.end)
-    by_standard: dict[str, tuple[dict, dict]] = defaultdict(lambda: ({}, {}))
+    inputs = GroupInputs(defaultdict(dict), defaultdict(dict))
     for s in scopes:
-        groups, pop = by_standard[s.questionnaire.standard]
-        groups[s.agency.code] = {
+        standard = s.questionnaire.standard
+        inputs.statistics[standard][s.agency.code] = {
             d.key: stats[(d.id, d.questionnaire_id)] for d in s.desks
             if (d.id, d.questionnaire_id) in stats and stats[(d.id, d.questionnaire_id)].n
         }
-        pop[s.agency.code] = {d.key: pops.get(d.id) for d in s.desks}
+        inputs.populations[standard][s.agency.code] = {d.key: pops.get(d.id) for d in s.desks}
+    return inputs
+
+
+def _check_settings(weights: str, confidence: float) -> None:
+    if weights not in WEIGHT_MODES:
+        raise ValidationError(f"weights must be one of {', '.join(WEIGHT_MODES)}")
+    if not 0.5 <= confidence < 1:
+        raise ValidationError("confidence must be between 0.5 and 1 (e.g. 0.95)")
+
+
+def compute_groups(
+    session: Session, scopes: Sequence[AgencyScope], period: Period, scope: str = "clean",
+    weights: str = "exact", confidence: float = 0.95, use_rollups: bool = True,
+) -> dict[str, GroupResult]:
+    """Results for many agencies: one read per kind of data and one engine batch per
+    questionnaire standard; keyed by agency code."""
+    _check_settings(weights, confidence)
+    inputs = group_inputs(session, scopes, period, scope, use_rollups)
     results: dict[str, GroupResult] = {}
-    for standard, (groups, pop) in by_standard.items():
-        results.update(estimate_groups(groups, pop, standard, weights, confidence))
+    for standard, groups in inputs.statistics.items():
+        results.update(estimate_groups(groups, inputs.populations[standard], standard,
+                                       weights, confidence))
     return results
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from .. import ledger
 from ..ikm.stats import reduce_rows
-from ..models import StatsRollup
+from ..models import CountRollup, StatsRollup
 
 DTYPE = np.dtype("<i8")
 NO_SERVICE = 0
@@ -37,6 +37,9 @@ class Contribution:
     verified: bool
     flagged: bool
     scores: tuple[int, ...]
+    hour: int = 0
+    channel: str = "qr"
+    profile: tuple[str | None, str | None, str | None, str | None] = (None, None, None, None)
 
 
 def scopes(item: Contribution) -> list[tuple[str, int]]:
@@ -65,8 +68,15 @@ def decode_many(blobs: Sequence[bytes], length: int) -> np.ndarray:
 Key = tuple[int, str, str, date, int, int]  # desk, scope, grain, start, questionnaire, service
 
 
+def add_responses(session: Session, items: Sequence[Contribution]) -> int:
+    """New responses: their statistics and their counts."""
+    return apply(session, items) + apply_counts(session, items)
+
+
 def apply(session: Session, items: Iterable[Contribution], sign: int = 1) -> int:
-    """Add (sign=+1) or remove (sign=-1) responses from the rollups; returns rows touched."""
+    """Add (sign=+1) or remove (sign=-1) responses from the statistics rollups; returns
+    rows touched. A review that releases a flagged response removes it from the flagged
+    scope and adds it to the clean ones."""
     ledger.lock_head(session)
     by_key: dict[Key, list[tuple[int, ...]]] = defaultdict(list)
     for item in items:
@@ -136,18 +146,69 @@ def _existing(session: Session, keys: list[Key]) -> dict[Key, bytes]:
     return found
 
 
+PROFILE_DIMENSIONS = ("sex", "age", "education", "occupation")
+CountKey = tuple[int, str, str, date, str]  # desk, dimension, grain, start, value
+
+
+def arrival_value(day: date, hour: int) -> str:
+    return f"{day.weekday()}-{hour:02d}"
+
+
+def apply_counts(session: Session, items: Iterable[Contribution]) -> int:
+    """Add responses to the arrival, profile and channel counts."""
+    ledger.lock_head(session)
+    totals: dict[CountKey, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for item in items:
+        answered = [s for s in item.scores if s]
+        values = [("arrival", arrival_value(item.day, item.hour)), ("channel", item.channel)]
+        values += [(dim, value or "") for dim, value in
+                   zip(PROFILE_DIMENSIONS, item.profile, strict=True)]
+        for dimension, value in values:
+            for grain, start in (("D", item.day), ("M", item.day.replace(day=1))):
+                cell = totals[(item.desk_id, dimension, grain, start, value)]
+                cell[0] += 1
+                if dimension == "arrival":
+                    cell[1] += len(answered)
+                    cell[2] += sum(answered)
+    if not totals:
+        return 0
+    desk_ids = sorted({k[0] for k in totals})
+    starts = sorted({k[3] for k in totals})
+    query = select(CountRollup).where(CountRollup.desk_id.in_(desk_ids))
+    query = (query.where(CountRollup.period_start.in_(starts)) if len(starts) <= 64 else
+             query.where(CountRollup.period_start.between(starts[0], starts[-1])))
+    existing = {(r.desk_id, r.dimension, r.grain, r.period_start, r.value): r
+                for r in session.scalars(query)}
+    inserts = []
+    for key, (n, answers, score_sum) in totals.items():
+        row = existing.get(key)
+        if row is not None:
+            row.n += n
+            row.answers += answers
+            row.score_sum += score_sum
+        else:
+            inserts.append(dict(zip(("desk_id", "dimension", "grain", "period_start", "value"),
+                                    key, strict=True), n=n, answers=answers,
+                                score_sum=score_sum))
+    if inserts:
+        session.execute(insert(CountRollup), inserts)
+    session.flush()
+    return len(totals)
+
+
 def rebuild(session: Session, desk_ids: Sequence[int] | None = None) -> int:
     """Recompute the rollups from the raw responses (all desks, or the given ones)."""
     from .queries import iter_contributions
 
     ledger.lock_head(session)
-    statement = delete(StatsRollup)
-    if desk_ids is not None:
-        statement = statement.where(StatsRollup.desk_id.in_(list(desk_ids)))
-    session.execute(statement)
+    for table in (StatsRollup, CountRollup):
+        statement = delete(table)
+        if desk_ids is not None:
+            statement = statement.where(table.desk_id.in_(list(desk_ids)))
+        session.execute(statement)
     total = 0
     for chunk in iter_contributions(session, desk_ids):
-        total += apply(session, chunk)
+        total += add_responses(session, chunk)
     return total
 
 
@@ -161,19 +222,22 @@ def missing_rollups(session: Session) -> bool:
         select(func.coalesce(func.sum(StatsRollup.n), 0)).where(
             StatsRollup.grain == "M", StatsRollup.scope.in_(("clean", "flagged")))
     )
-    return int(counted or 0) != responses
+    by_channel = session.scalar(
+        select(func.coalesce(func.sum(CountRollup.n), 0)).where(
+            CountRollup.grain == "M", CountRollup.dimension == "channel")
+    )
+    return not int(counted or 0) == int(by_channel or 0) == responses
 
 
-def period_filter(start: date, end: date):
+def period_filter(start: date, end: date, table=StatsRollup):
     """Rows covering [start, end]: whole months from grain M, the rest from grain D."""
     months, days = split_period(start, end)
     clauses = []
     if months:
-        clauses.append(and_(StatsRollup.grain == "M", StatsRollup.period_start.in_(months)))
+        clauses.append(and_(table.grain == "M", table.period_start.in_(months)))
     for first, last in days:
-        clauses.append(and_(StatsRollup.grain == "D",
-                            StatsRollup.period_start.between(first, last)))
-    return or_(*clauses) if clauses else StatsRollup.grain == "never"
+        clauses.append(and_(table.grain == "D", table.period_start.between(first, last)))
+    return or_(*clauses) if clauses else table.grain == "never"
 
 
 def split_period(start: date, end: date) -> tuple[list[date], list[tuple[date, date]]]:
