@@ -83,6 +83,7 @@ BLUEPRINT_MODULES = (
     "survey.dashboard.views",
     "survey.publik.views",
     "survey.api.views",
+    "survey.audit.views",
 )
 
 

@@ -43,11 +43,14 @@ def init_command() -> None:
     """Apply the database migrations and seed the standard questionnaires."""
     from .results.rollups import missing_rollups, rebuild
     from .seed import seed_standards
+    from .signing import ensure_keypair
 
     upgrade()
     created = seed_standards(db.session)
     db.session.commit()
     click.echo("Database is up to date.")
+    if ensure_keypair(current_app.instance_path):
+        click.echo(f"Created the export signing key pair in {current_app.instance_path}.")
     if missing_rollups(db.session):
         with write_transaction(db.session):
             rebuild(db.session)
@@ -296,9 +299,68 @@ def demo_command(end_month, seed) -> None:
     click.echo(f"Open {current_app.config['PUBLIC_BASE_URL']}/")
 
 
+export_cli = AppGroup("export", help="Exports for auditors (the same files as /audit).")
+
+
+def _export_command(fmt: str):
+    @export_cli.command(fmt)
+    @click.option("--agency", "agency_code", required=True)
+    @click.option("--period", "period_key", required=True)
+    @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True))
+    @click.option("--include-flagged", is_flag=True,
+                  help="Also export responses currently flagged for review.")
+    @click.option("--bom", is_flag=True, help="CSV: start with a UTF-8 BOM for Excel.")
+    @user_errors
+    def command(agency_code, period_key, out, include_flagged, bom) -> None:
+        from .audit_log import record_event
+        from .exports import service
+        from .periods import PeriodError, parse_period
+
+        agency = org.get_agency(db.session, agency_code)
+        try:
+            period = parse_period(period_key)
+        except PeriodError as exc:
+            raise ValidationError(str(exc)) from None
+        job = service.ExportJob(agency, period, include_flagged=include_flagged, bom=bom)
+        with write_transaction(db.session):
+            record_event(db.session, f"export_{fmt}", target=f"{agency_code}/{period.key}",
+                         details={"responses": job.scope_name, "bom": bom})
+        job.agency = org.get_agency(db.session, agency_code)
+        with open(out, "wb") as fh:
+            if fmt == "csv":
+                for chunk in service.csv_chunks(db.session, job):
+                    fh.write(chunk.encode())
+            else:
+                fh.write(service.render(db.session, job, fmt, current_app.instance_path))
+        click.echo(f"Wrote {out}.")
+
+    command.__doc__ = f"Write the {fmt.upper()} export of an agency and period."
+    return command
+
+
+for _fmt in ("csv", "xlsx", "pdf", "bundle"):
+    _export_command(_fmt)
+
+
+audit_cli = AppGroup("audit", help="Tamper evidence.")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Recompute the whole hash chain from the stored rows; exit 1 at the first break."""
+    from . import ledger
+
+    report = ledger.verify(db.session)
+    if report.broken is not None:
+        click.echo(report.broken.message(), err=True)
+        click.echo(f"verified {report.length} links before the break", err=True)
+        sys.exit(1)
+    click.echo(f"chain intact: {report.length} links, head {report.head}")
+
+
 def register(app: Flask) -> None:
     from .results.cli import ikm_cli
 
     for command in (init_command, agency_cli, desk_cli, service_cli, user_cli, volume_cli,
-                    demo_command, ikm_cli, ticket_cli):
+                    demo_command, ikm_cli, ticket_cli, export_cli, audit_cli):
         app.cli.add_command(command)

@@ -8,6 +8,7 @@ definition of what a link covers; verification uses the same functions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -110,3 +111,124 @@ def lock_head(session: Session) -> ChainHead:
 def head(session: Session) -> tuple[int, str]:
     row = session.get(ChainHead, 1)
     return (row.seq, row.hash) if row else (0, GENESIS)
+
+
+# --- Verification --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first place where the stored chain and the stored rows disagree."""
+
+    position: int
+    kind: str
+    ref_id: int | None
+    problem: str  # changed | deleted | missing | inserted
+
+    def message(self) -> str:
+        what = (f"{self.kind} {self.ref_id}" if self.ref_id is not None and
+                self.problem != "missing" else "a link")
+        explain = {
+            "changed": "the row no longer matches its link: it was changed, or rows were "
+                       "swapped or reordered",
+            "deleted": "the row the link covers is missing: it was deleted",
+            "inserted": "a row exists that no link covers: it was inserted afterwards",
+            "missing": "the link at this position is missing: a row and its link were "
+                       "deleted",
+        }[self.problem]
+        return f"chain broken at position {self.position} ({what}): {explain}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    length: int
+    head: str
+    broken: ChainBreak | None
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _models() -> dict[str, Any]:
+    if not _MODELS:
+        from .models import Answer, AuditEvent, Response, ReviewDecision
+
+        _MODELS.update(response=Response, review=ReviewDecision, audit=AuditEvent,
+                       answer=Answer)
+    return _MODELS
+
+
+def verify(session: Session, chunk: int = 5000) -> ChainReport:
+    """Recompute every link from the rows it covers, in order; name the first break."""
+    models = _models()
+    prev, expected_seq, last = GENESIS, 1, None
+    after = 0
+    while True:
+        entries = session.execute(
+            select(ChainEntry.seq, ChainEntry.kind, ChainEntry.ref_id, ChainEntry.hash)
+            .where(ChainEntry.seq > after).order_by(ChainEntry.seq).limit(chunk)).all()
+        if not entries:
+            break
+        rows = _load_rows(session, entries, models)
+        for seq, kind, ref_id, stored in entries:
+            if seq != expected_seq:  # a gap in the sequence: a link was removed
+                return ChainReport(expected_seq - 1, prev,
+                                   ChainBreak(expected_seq, kind, ref_id, "missing"))
+            payload = rows.get((kind, ref_id))
+            if payload is None:
+                return ChainReport(seq - 1, prev, ChainBreak(seq, kind, ref_id, "deleted"))
+            if link_hash(seq, prev, kind, payload) != stored:
+                return ChainReport(seq - 1, prev, ChainBreak(seq, kind, ref_id, "changed"))
+            prev, expected_seq, last = stored, seq + 1, seq
+        after = entries[-1][0]
+    length = last or 0
+    recorded = session.get(ChainHead, 1)
+    if recorded is not None and (recorded.seq, recorded.hash) != (length, prev):
+        return ChainReport(length, prev, ChainBreak(length + 1, "head", None, "deleted"))
+    orphan = _unlinked(session, models)
+    if orphan is not None:
+        return ChainReport(length, prev, ChainBreak(length + 1, orphan[0], orphan[1],
+                                                    "inserted"))
+    return ChainReport(length, prev, None)
+
+
+def _load_rows(session: Session, entries, models) -> dict[tuple[str, int], dict]:
+    """The payloads of the rows these links cover, loaded in one query per kind."""
+    wanted: dict[str, list[int]] = {}
+    for _seq, kind, ref_id, _hash in entries:
+        wanted.setdefault(kind, []).append(ref_id)
+    payloads: dict[tuple[str, int], dict] = {}
+    for kind, ids in wanted.items():
+        model = models[kind]
+        table = model.__table__
+        found = {row.id: row._mapping for row in session.execute(
+            select(table).where(table.c.id.in_(ids)))}
+        if kind == "response":
+            answers: dict[int, dict[int, int]] = {}
+            answer = models["answer"].__table__
+            for rid, eid, score in session.execute(
+                    select(answer.c.response_id, answer.c.element_id, answer.c.score)
+                    .where(answer.c.response_id.in_(ids))):
+                answers.setdefault(rid, {})[eid] = score
+            for rid, row in found.items():
+                payloads[("response", rid)] = response_payload(row, answers.get(rid, {}))
+        elif kind == "review":
+            for rid, row in found.items():
+                payloads[("review", rid)] = review_payload(row)
+        else:
+            for rid, row in found.items():
+                payloads[("audit", rid)] = audit_payload(row)
+    return payloads
+
+
+def _unlinked(session: Session, models) -> tuple[str, int] | None:
+    """The first row of a chained table that no link covers."""
+    for kind in ("response", "review", "audit"):
+        table = models[kind].__table__
+        row = session.execute(
+            select(table.c.id).where(~select(ChainEntry.seq).where(
+                ChainEntry.kind == kind, ChainEntry.ref_id == table.c.id).exists())
+            .order_by(table.c.id).limit(1)).first()
+        if row is not None:
+            return kind, row[0]
+    return None

@@ -2,6 +2,7 @@
 
     ikm compute RESPONSES.csv [--populations POP.csv] [--standard CODE]
                 [--weights exact|0.111|0.11] [--confidence 0.95] [--format json|table]
+    ikm verify BUNDLE.zip --public-key KEY.pem
 
 Exit status 0 on success; 2 on a usage or input error, with one message on stderr and
 nothing on stdout (so ``ikm compute ... > out.json`` never leaves half a file behind).
@@ -56,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="element weights: exact 1/J, or the printed 0.111 / 0.11")
     compute.add_argument("--confidence", type=_confidence, default=0.95)
     compute.add_argument("--format", choices=("json", "table"), default="json")
+    verify = sub.add_parser(
+        "verify", help="verify a signed export bundle offline",
+        description="Checks the Ed25519 signature over manifest.json, the SHA-256 of every "
+        "file, and recomputes the results from responses.csv. Exit status 0 when "
+        "everything matches, 1 when something does not, 2 on unusable input.")
+    verify.add_argument("bundle", help="the bundle (.zip) downloaded from the system")
+    verify.add_argument("--public-key", required=True, metavar="KEY.pem",
+                        help="the system's public key (from /audit/public-key)")
     return parser
 
 
@@ -65,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has already printed the usage message
         return int(exc.code or 0)
+    if args.command == "verify":
+        return _verify(args.bundle, args.public_key)
     try:
         results = compute(args.responses, args.populations, args.standard, args.weights,
                           args.confidence)
@@ -80,6 +91,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.write(text)
     sys.stdout.flush()
     return 0
+
+
+def _verify(bundle: str, public_key: str) -> int:
+    """Imported lazily: verification needs `cryptography`, the engine does not."""
+    from survey.bundle import verify
+
+    try:
+        with open(public_key, "rb") as fh:
+            pem = fh.read()
+    except OSError as exc:
+        _fail(f"cannot read the public key: {exc}")
+        return EXIT_INPUT
+    report = verify(bundle, pem)
+    sys.stdout.write(report.text())
+    return 0 if report.ok else 1
 
 
 def _fail(message: str, stream: TextIO | None = None) -> None:

@@ -24,7 +24,7 @@ PROFILE = {"sex": SEXES, "age": AGE_BANDS, "education": EDUCATIONS, "occupation"
 NOT_STATED = "-"  # "prefer not to say"
 KNOWN_FIELDS = {"service", "comment", "csrf_token", "idempotency_key", "t", "website",
                 *PROFILE}
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 class Forged(ValueError):
@@ -51,7 +51,8 @@ def parse(form: MultiDict, elements: list[Element], services: list[Service]
         if len(form.getlist(name)) > 1:
             raise Forged(f"field {name!r} sent more than once")
         if name not in KNOWN_FIELDS and name not in codes:
-            if re.fullmatch(r"[Uu]\d+", name):
+            # A multipart part whose name Werkzeug cannot read arrives as None.
+            if isinstance(name, str) and re.fullmatch(r"[Uu]\d+", name):
                 raise Forged(f"element {name!r} is not on this questionnaire")
             raise Forged(f"unknown field {name!r}")
     data = SurveyInput()
@@ -81,12 +82,14 @@ def parse(form: MultiDict, elements: list[Element], services: list[Service]
         else:
             raise Forged(f"{name} {raw!r} is not one of the choices")
     comment = form.get("comment", "").strip()
+    if "\x00" in comment:  # no textarea sends NUL, and PostgreSQL text cannot store it
+        raise Forged("the suggestion contains a NUL character")
     if len(comment) > COMMENT_MAX:
         errors["comment"] = _("Please shorten your suggestion to %(n)d characters.",
                               n=COMMENT_MAX)
     data.comment = comment or None
     key = form.get("idempotency_key", "")
-    if key and not IDEMPOTENCY_KEY.match(key):
+    if key and not IDEMPOTENCY_KEY.fullmatch(key):  # match() with $ let "...\n" through
         raise Forged("idempotency_key must be 16-64 letters, digits, '-' or '_'")
     data.idempotency_key = key or None
     data.honeypot = bool(form.get("website", "").strip())

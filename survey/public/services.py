@@ -32,6 +32,8 @@ def active_desks(agency: Agency) -> list[Desk]:
 
 
 def desk_by_slug(session: Session, slug: str) -> Desk | None:
+    if "\x00" in slug:  # from the URL; PostgreSQL refuses NUL in a text parameter
+        return None
     return session.scalar(
         select(Desk).where(Desk.slug == slug).options(
             selectinload(Desk.agency), selectinload(Desk.services),
