@@ -1,0 +1,120 @@
+"""The narrative PDF report: the regulation's five chapters, the engine's numbers in
+Indonesian format, the follow-up plan and the head of unit's signature block."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from survey_helpers import desk
+from test_dashboard import fill
+
+from survey.admin.services import get_agency
+from survey.dashboard import services
+from survey.dashboard.services import Dashboard
+from survey.exports.report import number_id, render_html, render_pdf
+from survey.extensions import db
+from survey.ikm.standards import display_decimal
+from survey.models import FollowUp
+from survey.periods import parse_period
+
+GENERATED = datetime(2024, 6, 3, 2, 30, tzinfo=UTC)
+CHAPTERS = ("BAB I", "PENDAHULUAN", "BAB II", "PENGUMPULAN DATA", "BAB III", "HASIL",
+            "BAB IV", "ANALISIS", "BAB V", "PENUTUP")
+ACTION = "Menambah petugas loket pada jam sibuk dan memasang papan alur layanan"
+
+
+def pdftotext() -> str:
+    found = shutil.which("pdftotext")
+    if found:
+        return found
+    if os.environ.get("SURVEY_REQUIRE_BROWSER") == "1":
+        pytest.fail("pdftotext (poppler-utils) is required to read the PDF report")
+    pytest.skip("pdftotext (poppler-utils) is not installed: the PDF cannot be read back")
+
+
+def text_of(pdf: bytes, work: Path) -> str:
+    binary = pdftotext()
+    path = work / "report.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run([binary, "-enc", "UTF-8", str(path), "-"], capture_output=True,
+                         check=True, timeout=60)
+    return re.sub(r"\s+", " ", out.stdout.decode("utf-8"))
+
+
+def board_for(period_key: str = "2024-05", agency: str = "KEC-A") -> Dashboard:
+    return services.build(db.session, get_agency(db.session, agency), parse_period(period_key))
+
+
+def id_format(value: float, places: int = 2) -> str:
+    return str(display_decimal(value, places)).replace(".", ",")
+
+
+@pytest.fixture
+def filled(org):
+    fill(org)
+    org.set_volume(db.session, desk("L2"), "month", date(2024, 5, 1), 200)
+    agency = get_agency(db.session, "KEC-A")
+    agency.head_name = "Dra. Siti Rahmawati, M.Si."
+    agency.head_nip = "19750101 200003 2 001"
+    db.session.add(FollowUp(agency_id=agency.id, period="2024-05", element_code="U3",
+                            action=ACTION, owner="Sekretaris Kecamatan",
+                            due_date=date(2024, 9, 30)))
+    db.session.commit()
+    return org
+
+
+def test_report_contains_the_standard_structure_and_the_engine_numbers(filled, tmp_path):
+    board = board_for()
+    est = board.estimate
+    assert est is not None and est.method == "stratified"
+    pdf = render_pdf(board, [("Loket 1", "Antrean lama & <panas>")], GENERATED)
+    assert pdf.startswith(b"%PDF")
+    text = text_of(pdf, tmp_path)
+
+    for heading in CHAPTERS:
+        assert heading in text, heading
+    assert "LAPORAN SURVEI KEPUASAN MASYARAKAT" in text
+    assert "Kecamatan A" in text and "Mei 2024" in text
+    headline = id_format(est.ikm_converted)
+    assert re.fullmatch(r"\d{2},\d{2}", headline)
+    assert headline == number_id(est.ikm_converted)
+    assert f"IKM Kecamatan A: {headline}" in text
+    assert f"mutu pelayanan {est.grade} dan kinerja unit pelayanan {est.grade_label}" in text
+    assert f"n = {est.n}" in text
+    assert f"{id_format(est.ci[0])} – {id_format(est.ci[1])}" in text
+    for row in board.desks:
+        assert row.name in text
+        assert id_format(row.estimate.ikm_converted) in text
+    for e in est.elements:
+        assert id_format(e.nrr_converted) in text
+    assert ACTION in text and "Sekretaris Kecamatan" in text and "30 September 2024" in text
+    assert "Dra. Siti Rahmawati, M.Si." in text
+    assert "NIP. 19750101 200003 2 001" in text
+    assert "PermenPAN-RB" in text and "Krejcie" in text
+    assert "galat pengambilan sampel" in text  # the interval's limits, in plain words
+    assert "Antrean lama & <panas>" in text  # escaped in HTML, printed as typed
+    assert "Halaman 2 dari" in text  # page numbers
+
+
+def test_html_embeds_charts_and_fetches_nothing(filled):
+    html = render_html(board_for(), [], GENERATED)
+    assert html.count("<svg") >= 3  # elements, desks, trend
+    assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)
+    assert "<script" not in html
+    assert "Rp" not in html and "85.04" not in html  # no English number format leaks
+
+
+def test_report_without_responses_or_head_of_unit(org, tmp_path):
+    board = board_for("2023-01")
+    assert board.estimate is None
+    text = text_of(render_pdf(board, [], GENERATED), tmp_path)
+    for heading in CHAPTERS:
+        assert heading in text, heading
+    assert "belum dapat disimpulkan" in text
+    assert "NIP. ......" in text and "(......" in text  # blank lines to sign by hand
