@@ -376,3 +376,36 @@ def test_intact_chain_command(app, org, runner):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0 and "chain intact: 10 links" in result.output
     assert db.session.scalar(select(func.count()).select_from(ChainEntry)) == 10
+
+
+def test_every_export_format_downloads(org, auditor, app):
+    fill(org, per_desk=15)
+    signing.ensure_keypair(app.instance_path)
+    for fmt, mimetype, magic in (("xlsx", "spreadsheetml", b"PK"), ("pdf", "pdf", b"%PDF"),
+                                 ("bundle", "zip", b"PK")):
+        response = auditor.get(f"/audit/ekspor/KEC-A.{fmt}?period=2024-05")
+        assert response.status_code == 200, fmt
+        assert mimetype in response.mimetype and response.data.startswith(magic)
+    names = zipfile.ZipFile(io.BytesIO(auditor.get(
+        "/audit/ekspor/KEC-A.bundle?period=2024-05").data)).namelist()
+    assert set(names) == {"responses.csv", "populations.csv", "manifest.json",
+                          "manifest.sig", "skm-KEC-A-2024-05.xlsx", "skm-KEC-A-2024-05.pdf"}
+
+
+def test_flask_export_bundle_then_ikm_verify(app, org, runner, tmp_path, capsys):
+    fill(org, per_desk=15)
+    signing.ensure_keypair(app.instance_path)  # what `flask init` does (see test_cli)
+    out = tmp_path / "bundle.zip"
+    result = runner.invoke(args=["export", "bundle", "--agency", "KEC-A", "--period",
+                                 "2024-05", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    key = tmp_path / "instance" / signing.PUBLIC_NAME
+    code, text_ = verify(capsys, out, key)
+    assert code == 0 and "bundle verified" in text_
+    for fmt in ("csv", "xlsx", "pdf"):
+        result = runner.invoke(args=["export", fmt, "--agency", "KEC-A", "--period",
+                                     "2024-05", "--out", str(tmp_path / f"x.{fmt}")])
+        assert result.exit_code == 0, result.output
+    bad = runner.invoke(args=["export", "csv", "--agency", "NOPE", "--period", "2024-05",
+                              "--out", str(tmp_path / "y.csv")])
+    assert bad.exit_code != 0 and "no agency" in bad.output

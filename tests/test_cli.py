@@ -57,8 +57,11 @@ def test_init_migrates_and_seeds_both_standards(tmp_path):
         first = ok(runner, "init")
         assert "Seeded questionnaire permenpan-14-2017" in first
         assert "Seeded questionnaire kepmenpan-25-2004" in first
+        assert "Created the export signing key pair" in first
+        private = tmp_path / "instance" / "signing-key.pem"
+        assert private.exists() and oct(private.stat().st_mode & 0o777) == "0o600"
         second = ok(runner, "init")
-        assert "Seeded" not in second
+        assert "Seeded" not in second and "signing key" not in second
         with app.app_context():
             codes = {q.code: [e.code for e in q.elements]
                      for q in db.session.scalars(select(Questionnaire))}
