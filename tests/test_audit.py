@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, text
-from survey_helpers import desk, login, make_user
+from survey_helpers import assert_same_results, desk, login, make_user
 from test_dashboard import fill
 
 from survey import ledger, signing
@@ -91,27 +91,13 @@ def test_export_then_ikm_compute_equals_report_and_dashboard(org, auditor, runne
     reported = json.loads(runner.invoke(args=["ikm", "report", "--agency", "KEC-A",
                                               "--period", "2024-05", "--format", "json"]
                                         ).output)
-    assert _same(computed, reported)
+    assert_same_results(computed, reported)
     board = auditor.get("/dashboard/KEC-A?period=2024-05").get_data(as_text=True)
     headline = re.search(r'<span class="value">([^<]+)</span>', board).group(1)
     from survey.ikm.standards import display_decimal
 
     assert headline == str(display_decimal(computed["results"][0]["ikm_converted"])
                            ).replace(".", ",")
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, dict):
-        assert set(a) == set(b)
-        return all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        assert len(a) == len(b)
-        return all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float):
-        assert a == pytest.approx(b, rel=1e-9, abs=1e-12)
-        return True
-    assert a == b
-    return True
 
 
 def test_exports_are_scoped(org, client):

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 from sqlalchemy import select
+from survey_helpers import assert_same_results
 
 from survey.database import write_transaction
 from survey.extensions import db
@@ -155,21 +156,6 @@ def export_csv(path, agency_code: str, period) -> None:
                           *[r.get(f"U{i}", "") for i in range(1, 10)], "ok, thanks"])
 
 
-def _close(a, b, path="$"):
-    if isinstance(a, dict):
-        assert set(a) == set(b), path
-        for k in a:
-            _close(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, list):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            _close(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
-    else:
-        assert a == b, path
-
-
 @pytest.mark.parametrize("with_populations", [True, False])
 def test_flask_ikm_report_equals_ikm_compute(app, org, runner, tmp_path, capsys,
                                              with_populations):
@@ -193,7 +179,7 @@ def test_flask_ikm_report_equals_ikm_compute(app, org, runner, tmp_path, capsys,
                                  "--format", "json"])
     assert result.exit_code == 0, result.output
     reported = json.loads(result.output)
-    _close(reported, computed)
+    assert_same_results(reported, computed)
     assert reported["results"][0]["method"] == ("stratified" if with_populations else "pooled")
     assert len(reported["results"]) == 3
 
