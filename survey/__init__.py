@@ -84,6 +84,8 @@ BLUEPRINT_MODULES = (
     "survey.publik.views",
     "survey.api.views",
     "survey.audit.views",
+    "survey.admin.views",
+    "survey.paper.views",
 )
 
 

@@ -1,4 +1,4 @@
-"""Write operations on the organisation: agencies, desks, services, users, volumes.
+"""Write operations on the organisation: agencies, desks, services, users, volumes, periods.
 
 Shared by the `flask` commands and the admin pages. Each function validates its input
 and raises ValidationError / NotFound with a message fit for the user; the caller commits.
@@ -7,7 +7,8 @@ and raises ValidationError / NotFound with a message fit for the user; the calle
 from __future__ import annotations
 
 import re
-from datetime import date
+from collections.abc import Iterable
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
@@ -21,14 +22,18 @@ from ..models import (
     Agency,
     Desk,
     Questionnaire,
+    ReportingPeriod,
     Service,
     ServiceVolume,
     User,
+    new_slug,
 )
+from ..periods import PeriodError, parse_period
 
 _CODE = re.compile(CODE_PATTERN)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
+MAX_COUNT = 2**31 - 1  # the volume column is a 32-bit integer
 
 
 def check_code(code: str, what: str) -> str:
@@ -48,6 +53,22 @@ def check_name(name: str, what: str, limit: int = 200) -> str:
     if len(name) > limit:
         raise ValidationError(f"{what} name is longer than {limit} characters")
     return name
+
+
+def check_timezone(timezone: str) -> str:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"unknown time zone {timezone!r} (e.g. Asia/Jakarta)") from None
+    return timezone
+
+
+def check_nip(head_nip: str | None) -> str | None:
+    """The head of unit's NIP (18 digits, spaces allowed when typed), or None."""
+    nip = (head_nip or "").replace(" ", "")
+    if nip and not re.fullmatch(r"\d{18}", nip):
+        raise ValidationError("NIP must have 18 digits")
+    return nip or None
 
 
 def get_agency(session: Session, code: str) -> Agency:
@@ -85,16 +106,10 @@ def create_agency(
     name = check_name(name, "agency")
     if session.scalar(select(Agency.id).where(Agency.code == code)) is not None:
         raise ValidationError(f"agency {code} already exists")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"unknown time zone {timezone!r} (e.g. Asia/Jakarta)") from None
+    timezone = check_timezone(timezone)
     parent = get_agency(session, parent_code) if parent_code else None
-    if head_nip and not re.fullmatch(r"\d{18}", head_nip.replace(" ", "")):
-        raise ValidationError("NIP must have 18 digits")
     agency = Agency(code=code, name=name, parent=parent, timezone=timezone,
-                    head_name=head_name or None,
-                    head_nip=head_nip.replace(" ", "") if head_nip else None)
+                    head_name=(head_name or "").strip() or None, head_nip=check_nip(head_nip))
     session.add(agency)
     session.flush()
     return agency
@@ -159,8 +174,7 @@ def create_user(
         raise ValidationError(f"{email!r} is not an e-mail address")
     if role not in ROLES:
         raise ValidationError(f"role must be one of {', '.join(ROLES)}")
-    if len(password or "") < MIN_PASSWORD:
-        raise ValidationError(f"the password must have at least {MIN_PASSWORD} characters")
+    check_password(password)
     if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
         raise ValidationError(f"a user {email} already exists")
     agencies = [get_agency(session, c) for c in agency_codes]
@@ -197,6 +211,8 @@ def set_volume(
         raise ValidationError("a monthly volume starts on the first day of the month")
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValidationError(f"count must be a whole number >= 0, not {count!r}")
+    if count > MAX_COUNT:
+        raise ValidationError(f"count {count} is too large")
     volume = session.scalar(
         select(ServiceVolume).where(
             ServiceVolume.desk_id == desk.id,
@@ -210,3 +226,223 @@ def set_volume(
     volume.count = count
     session.flush()
     return volume
+
+
+def clear_volume(session: Session, desk: Desk, granularity: str, start: date) -> int | None:
+    """Forget a volume (it becomes unknown again); returns the count that was removed."""
+    volume = session.scalar(
+        select(ServiceVolume).where(
+            ServiceVolume.desk_id == desk.id,
+            ServiceVolume.granularity == granularity,
+            ServiceVolume.period_start == start,
+        )
+    )
+    if volume is None:
+        return None
+    old = volume.count
+    session.delete(volume)
+    session.flush()
+    return old
+
+
+def month_volumes(session: Session, desks: Iterable[Desk], year: int) -> dict[tuple[int, int],
+                                                                               int]:
+    """Monthly volumes of these desks in a year: (desk id, month 1..12) -> count."""
+    ids = [d.id for d in desks]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(ServiceVolume.desk_id, ServiceVolume.period_start, ServiceVolume.count).where(
+            ServiceVolume.desk_id.in_(ids),
+            ServiceVolume.granularity == "month",
+            ServiceVolume.period_start >= date(year, 1, 1),
+            ServiceVolume.period_start <= date(year, 12, 1),
+        )
+    )
+    return {(desk_id, start.month): count for desk_id, start, count in rows}
+
+
+# --- editing (the admin pages) -------------------------------------------------------------
+
+
+def descendant_ids(session: Session, agency: Agency) -> set[int]:
+    """The agency and every agency below it (children, grandchildren, ...)."""
+    children: dict[int | None, list[int]] = {}
+    for agency_id, parent_id in session.execute(select(Agency.id, Agency.parent_id)):
+        children.setdefault(parent_id, []).append(agency_id)
+    seen: set[int] = set()
+    stack = [agency.id]
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(children.get(current, []))
+    return seen
+
+
+def update_agency(
+    session: Session,
+    agency: Agency,
+    name: str,
+    parent_code: str | None,
+    timezone: str,
+    head_name: str | None,
+    head_nip: str | None,
+) -> dict[str, tuple[object, object]]:
+    """Edit an agency; its code is permanent (URLs, exports and imports name it). A parent
+    must not lie below the agency itself, or the roll-up would loop. Returns the changes
+    (field -> (old, new)) for the audit trail."""
+    name = check_name(name, "agency")
+    timezone = check_timezone(timezone)
+    nip = check_nip(head_nip)
+    parent = get_agency(session, parent_code) if parent_code else None
+    if parent is not None and parent.id in descendant_ids(session, agency):
+        raise ValidationError(
+            f"agency {parent.code} cannot be the parent of {agency.code}: "
+            + ("an agency cannot be its own parent" if parent.id == agency.id
+               else f"{parent.code} lies below {agency.code}")
+        )
+    new = {"name": name, "parent": parent.code if parent else None, "timezone": timezone,
+           "head_name": (head_name or "").strip() or None, "head_nip": nip}
+    old = {"name": agency.name, "parent": agency.parent.code if agency.parent else None,
+           "timezone": agency.timezone, "head_name": agency.head_name,
+           "head_nip": agency.head_nip}
+    agency.name, agency.parent, agency.timezone = name, parent, timezone
+    agency.head_name, agency.head_nip = new["head_name"], nip
+    session.flush()
+    return {k: (old[k], new[k]) for k in new if old[k] != new[k]}
+
+
+def update_desk(session: Session, desk: Desk, name: str, location: str | None) -> None:
+    """Edit a desk's name and location. Its code and questionnaire stay: responses and
+    exports refer to them."""
+    desk.name = check_name(name, "desk")
+    desk.location = (location or "").strip()[:200] or None
+    session.flush()
+
+
+def set_desk_active(session: Session, desk: Desk, active: bool) -> bool:
+    """Open or close a desk; a closed desk's survey link answers 410. Returns whether
+    anything changed."""
+    changed = desk.active != active
+    desk.active = active
+    session.flush()
+    return changed
+
+
+def regenerate_slug(session: Session, desk: Desk) -> str:
+    """Give the desk a new public link (e.g. after a poster was misused); the old link and
+    every printed QR code pointing at it stop working. Returns the old slug."""
+    old = desk.slug
+    desk.slug = new_slug()
+    session.flush()
+    return old
+
+
+def _agency_objects(session: Session, model, agency_id: int, ids: Iterable[int], what: str):
+    wanted = set(ids)
+    if not wanted:
+        return []
+    found = list(session.scalars(select(model).where(model.id.in_(wanted))))
+    if len(found) != len(wanted) or any(o.agency_id != agency_id for o in found):
+        raise ValidationError(f"every {what} must belong to the same agency")
+    return sorted(found, key=lambda o: o.code)
+
+
+def assign_services(session: Session, desk: Desk, service_ids: Iterable[int]) -> list[str]:
+    """Set the services offered at a desk (of its own agency); returns their codes."""
+    desk.services = _agency_objects(session, Service, desk.agency_id, service_ids, "service")
+    session.flush()
+    return [s.code for s in desk.services]
+
+
+def update_service(
+    session: Session,
+    service: Service,
+    name_id: str,
+    name_en: str | None,
+    active: bool,
+    desk_ids: Iterable[int],
+) -> None:
+    """Edit a service; an inactive one is no longer offered on the citizen form but keeps
+    its responses. Its code is permanent (imports name it)."""
+    service.name_id = check_name(name_id, "service")
+    service.name_en = (name_en or "").strip()[:200] or None
+    service.active = bool(active)
+    service.desks = _agency_objects(session, Desk, service.agency_id, desk_ids, "desk")
+    session.flush()
+
+
+def check_password(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD:
+        raise ValidationError(f"the password must have at least {MIN_PASSWORD} characters")
+    return password
+
+
+def update_user(
+    session: Session,
+    user: User,
+    role: str,
+    agency_codes: list[str] | tuple[str, ...],
+    active: bool,
+    name: str | None,
+    acting: User | None = None,
+) -> dict[str, tuple[object, object]]:
+    """Change a user's role, agencies, activity and name. An administrator cannot demote or
+    deactivate themselves (nobody would be left to undo it). Returns the changes."""
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}")
+    agencies = [get_agency(session, c) for c in agency_codes]
+    if role in ("agency_manager", "desk_staff") and not agencies:
+        raise ValidationError(f"a {role} needs at least one agency")
+    if acting is not None and acting.id == user.id and (role != "admin" or not active):
+        raise ValidationError("you cannot remove your own administrator role or deactivate "
+                              "yourself")
+    old = {"role": user.role, "agencies": [a.code for a in user.agencies],
+           "active": user.active, "name": user.name}
+    new = {"role": role, "agencies": sorted(a.code for a in agencies), "active": bool(active),
+           "name": (name or "").strip()[:200] or None}
+    user.role, user.agencies, user.active, user.name = (role, agencies, new["active"],
+                                                        new["name"])
+    session.flush()
+    return {k: (old[k], new[k]) for k in new if old[k] != new[k]}
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = generate_password_hash(check_password(password))
+    session.flush()
+
+
+def create_period(session: Session, key: str) -> ReportingPeriod:
+    """Add a reporting period (open); the key is normalised (2024-s1 -> 2024-S1)."""
+    try:
+        period = parse_period(key)
+    except PeriodError as exc:
+        raise ValidationError(str(exc)) from None
+    exists = session.scalar(select(ReportingPeriod.id).where(ReportingPeriod.key == period.key))
+    if exists is not None:
+        raise ValidationError(f"period {period.key} already exists")
+    row = ReportingPeriod(key=period.key)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def close_period(session: Session, period: ReportingPeriod, now: datetime, today: date) -> None:
+    """Close a period, which publishes its results. Only once it is over: closing earlier
+    would publish an index of a half-finished period."""
+    if period.closed_at is not None:
+        raise ValidationError(f"period {period.key} is already closed")
+    end = parse_period(period.key).end
+    if end >= today:
+        raise ValidationError(f"period {period.key} runs until {end.isoformat()}; close it "
+                              "after it has ended")
+    period.closed_at = now
+    session.flush()
+
+
+def reopen_period(session: Session, period: ReportingPeriod) -> None:
+    if period.closed_at is None:
+        raise ValidationError(f"period {period.key} is not closed")
+    period.closed_at = None
+    session.flush()
