@@ -52,7 +52,11 @@ def _init_extensions(app: Flask) -> None:
     from .database import configure_engine
     from .extensions import babel, csrf, db, limiter, login_manager, migrate
     from .i18n import current_locale, number, percent, select_locale
+    from .security import refuse_unreadable_input
 
+    # Before CSRF protection (which parses the body first), so its checks never see what
+    # no browser sends.
+    app.before_request(refuse_unreadable_input)
     db.init_app(app)
     migrate.init_app(
         app,

@@ -183,3 +183,17 @@ def test_home_page_in_indonesian(client):
     html = client.get("/").get_data(as_text=True)
     assert "Survei Kepuasan Masyarakat" in html
     assert "Pindai kode QR" in html
+
+
+@pytest.mark.parametrize("path, data", [
+    ("/auth/login", {"email": "a\x00@x.go.id", "password": "x"}),
+    ("/auth/login", {"email": "ok@x.go.id", "password": "pass\x00word"}),
+])
+def test_nul_characters_in_forms_are_refused_before_anything_reads_them(client, path, data):
+    response = client.post(path, data=data)
+    assert response.status_code == 400
+
+
+def test_nul_in_the_address_is_refused(client):
+    assert client.get("/s/abc%00def").status_code == 400
+    assert client.get("/dashboard/?period=2024%00").status_code == 400

@@ -293,7 +293,9 @@ def test_kiosk_has_no_cooldown_and_returns_to_a_fresh_form(org, client):
     assert flags() == ["", ""]
     assert {r.channel for r in db.session.scalars(select(Response))} == {"kiosk"}
     thanks = client.get(second.headers["Location"]).get_data(as_text=True)
-    assert f'content="10;url=/k/{desk().slug}"' in thanks
+    # back to a fresh form in the default language, for the next citizen
+    assert f'content="10;url=/bahasa/id?next=/k/{desk().slug}"' in thanks
+    assert 'href="https://www.lapor.go.id"' not in thanks  # a kiosk must not navigate away
     assert 'class="survey kiosk"' in thanks
 
 

@@ -38,7 +38,7 @@ MAX_COUNT = 2**31 - 1  # the volume column is a 32-bit integer
 
 def check_code(code: str, what: str) -> str:
     code = (code or "").strip()
-    if not _CODE.match(code):
+    if not _CODE.fullmatch(code):
         raise ValidationError(
             f"{what} code {code!r} is invalid: use 1-40 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -170,7 +170,7 @@ def create_user(
     name: str | None = None,
 ) -> User:
     email = (email or "").strip().lower()
-    if not _EMAIL.match(email):
+    if not _EMAIL.fullmatch(email):
         raise ValidationError(f"{email!r} is not an e-mail address")
     if role not in ROLES:
         raise ValidationError(f"role must be one of {', '.join(ROLES)}")

@@ -70,7 +70,7 @@ def sheet_page(desk_id: int):
         rows = sheet.blank_rows(count, min(day, today), default_service)
         return _render(desk, rows, offered, secrets.token_urlsafe(18), count)
     sheet_key = request.form.get("sheet", "")
-    if not sheet.SHEET_KEY.match(sheet_key):
+    if not sheet.SHEET_KEY.fullmatch(sheet_key):
         abort(400, description="the sheet key is missing or malformed")
     rows = sheet.parse_sheet(request.form, count, codes, offered, today)
     entries = [r.entry for r in rows if r.entry is not None]

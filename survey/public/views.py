@@ -188,7 +188,10 @@ def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = No
         "receipt": outcome.receipt,
         "low": outcome.low,
         "masked": outcome.masked_numbers,
-        "again": url_for("public.kiosk", slug=slug) if mode == "kiosk" else None,
+        # A kiosk returns to a fresh form in the default language for the next citizen.
+        "again": (url_for("i18n.switch", code=current_app.config["BABEL_DEFAULT_LOCALE"],
+                          next=url_for("public.kiosk", slug=slug))
+                  if mode == "kiosk" else None),
     }
     response = redirect(url_for("public.thanks", receipt=outcome.receipt), code=303)
     if mode == "qr" and not outcome.replayed:

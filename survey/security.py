@@ -1,0 +1,24 @@
+"""Input no browser sends is refused before anything else reads it."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, request
+
+
+def refuse_unreadable_input() -> None:
+    """400 for a NUL character in the path, the query or a form field, and for a form
+    field whose name could not be read. PostgreSQL cannot store NUL in text, and
+    Flask-WTF's CSRF check fails on an unnamed multipart field; a form from a browser
+    never contains either. Large uploads are left to their views (which raise the size
+    limit), so that this check never reads a body the application would refuse."""
+    if "\x00" in request.path or any(
+            "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+        abort(400, description="the address contains a NUL character")
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        return
+    for name, value in request.form.items(multi=True):
+        if name is None or "\x00" in name or "\x00" in value:
+            abort(400, description="a form field contains a NUL character or no name")
