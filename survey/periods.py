@@ -52,7 +52,21 @@ class Period:
         return f"{self.start.isoformat()} – {self.end.isoformat()}"
 
     def previous(self) -> Period:
-        """The period of the same kind just before this one (same length for ranges)."""
+        """The period of the same kind just before this one (same length for ranges);
+        PeriodError before the year 1."""
+        try:
+            return self._previous()
+        except (ValueError, OverflowError) as exc:
+            raise PeriodError(f"no period before {self.key}") from exc
+
+    def before(self) -> Period | None:
+        """The previous period, or None when there is none (templates)."""
+        try:
+            return self.previous()
+        except PeriodError:
+            return None
+
+    def _previous(self) -> Period:
         if self.kind == "range":
             end = self.start - timedelta(days=1)
             return Period(end - timedelta(days=self.days - 1), end,
@@ -93,6 +107,15 @@ def _shift_key(period: Period, steps: int) -> str:
 
 def parse_period(text: str) -> Period:
     """Parse a period key; raises PeriodError with a message naming the accepted forms."""
+    try:
+        return _parse(text)
+    except PeriodError:
+        raise
+    except (ValueError, OverflowError) as exc:  # e.g. year 0
+        raise PeriodError(f"invalid date in period {text!r}: {exc}") from None
+
+
+def _parse(text: str) -> Period:
     key = (text or "").strip()
     if m := re.fullmatch(r"(\d{4})", key):
         y = int(m.group(1))

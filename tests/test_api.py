@@ -7,6 +7,7 @@ import json
 
 import pytest
 import schemathesis
+from schemathesis.checks import positive_data_acceptance
 from sqlalchemy import select
 from survey_helpers import make_user
 from test_dashboard import fill
@@ -145,7 +146,12 @@ def _fuzz_api(schema, base: str, api_token: str) -> None:
             calls.append(response.status_code)
             assert response.status_code < 500, (operation.label, case.path_parameters,
                                                 case.query)
-            case.validate_response(response, headers=headers)
+            # A period that matches the documented pattern can still be impossible
+            # (2024-02-30, a range ending before it starts): a 400 with the reason is the
+            # right answer there, so schemathesis' "valid data must be accepted" check is
+            # not applied; every other check is.
+            case.validate_response(response, headers=headers,
+                                   excluded_checks=[positive_data_acceptance])
 
         check()
 

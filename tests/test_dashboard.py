@@ -270,3 +270,10 @@ def test_public_page_shows_the_latest_closed_period_only(org, client, runner):
     assert badge.mimetype == "image/svg+xml"
     assert f"IKM {id_format(agency['ikm_converted'])}" in badge.get_data(as_text=True)
     assert "public" in badge.headers["Cache-Control"]
+
+
+def test_the_first_possible_period_has_no_trend_before_it(org, manager):
+    page = manager.get("/dashboard/KEC-A?period=0001-S1")
+    assert page.status_code == 200
+    assert manager.get(f"/dashboard/KEC-A/loket/{desk().id}?period=0001").status_code == 200
+    assert manager.get("/dashboard/KEC-A?period=0000").status_code == 400

@@ -25,6 +25,7 @@ def test_parse(key, start, end, kind):
 @pytest.mark.parametrize("key", [
     "", "2024-13", "2024-S3", "2024-Q5", "24", "2024-03-10..2024-03-01",
     "2024-02-30..2024-03-01", "2024-05..2024-02", "2024-13..2025-01", "last month",
+    "0000", "0000-S1", "0000-01..0001-01",
 ])
 def test_bad_keys_name_the_accepted_forms(key):
     with pytest.raises(PeriodError, match=r"2024-S1|ends before|invalid (date|month)"):
@@ -49,3 +50,10 @@ def test_current_and_last_closed():
     assert last_closed("semester", today).key == "2026-S1"
     assert last_closed("month", today).key == "2026-10"
     assert [m.month for m in parse_period("2024-Q2").months()] == [4, 5, 6]
+
+
+def test_there_is_no_period_before_year_one():
+    with pytest.raises(PeriodError):
+        parse_period("0001-S1").previous()
+    with pytest.raises(PeriodError):
+        parse_period("0001-01-01..0001-01-05").previous()

@@ -52,6 +52,13 @@ _RESULT = {
     },
 }
 
+_MONTH = "(0[1-9]|1[0-2])"
+_DAY = f"\\d{{4}}-{_MONTH}-(0[1-9]|[12][0-9]|3[01])"
+PERIOD_PATTERN = (
+    f"^\\d{{4}}(-S[12]|-Q[1-4]|-{_MONTH})?$|^{_DAY}\\.\\.{_DAY}$"
+    f"|^\\d{{4}}-{_MONTH}\\.\\.\\d{{4}}-{_MONTH}$"
+)
+
 _ERROR = {
     "type": "object",
     "required": ["error", "status"],
@@ -126,7 +133,7 @@ def document(server_url: str) -> dict[str, Any]:
                 "summary": "The IKM of an agency and its desks for a period",
                 "parameters": [code_param, {
                     "name": "period", "in": "query", "required": True,
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "pattern": PERIOD_PATTERN},
                     "description": "2024, 2024-S1, 2024-Q3, 2024-05, 2024-01-15..2024-03-14 or "
                                    "2024-01..2024-04"}],
                 "responses": {"200": {"description": "Results as `ikm compute` prints them",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ..ikm.compare import Comparison, DeskScreen, compare, screen_desks
 from ..ikm.engine import ElementEstimate, Estimate, GroupResult, estimate_groups
 from ..models import Agency, CountRollup, FollowUp, Service
-from ..periods import Period
+from ..periods import Period, PeriodError
 from ..results import queries
 from ..results.rollups import period_filter
 from ..review import queue
@@ -164,7 +164,10 @@ def _service_rows(session: Session, scope: queries.AgencyScope, period: Period,
 def _trend(session: Session, scope: queries.AgencyScope, period: Period) -> list[TrendPoint]:
     periods = [period]
     for _ in range(TREND_PERIODS - 1):
-        periods.insert(0, periods[0].previous())
+        try:
+            periods.insert(0, periods[0].previous())
+        except PeriodError:  # nothing before the year 1
+            break
     points: list[TrendPoint] = []
     for p in periods:
         est = _estimate(queries.compute_groups(session, [scope], p).get(scope.agency.code))

@@ -99,7 +99,10 @@ def desk(code: str, desk_id: int):
     for _step in range(services.TREND_PERIODS):
         result = queries.compute_groups(db.session, [scope], current).get(agency.code)
         points.insert(0, (current, result.desks.get(ref.key) if result else None))
-        current = current.previous()
+        try:
+            current = current.previous()
+        except PeriodError:
+            break
     estimate = points[-1][1]
     names = {e.code: e.name(locale) for e in scope.questionnaire.elements}
     svg = {"trend": figures.trend_chart([(p.label(locale), e) for p, e in points], number,
