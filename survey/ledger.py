@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from .chain import GENESIS, link_hash
@@ -95,17 +95,31 @@ def append(session: Session, links: Iterable[tuple[str, int, dict[str, Any]]]) -
     return hashes
 
 
+LOCKED = "survey_chain_head"  # session.info key: the head locked in this transaction
+
+
 def lock_head(session: Session) -> ChainHead:
     """Lock the chain head for the rest of the transaction. Every write of evidence (a
     response, a review decision, an audit event) and every rollup update takes this lock
-    first, which keeps the chain linear and rollup read-modify-writes serial. Taking it
-    again in the same transaction is free."""
-    return session.execute(
-        select(ChainHead)
-        .where(ChainHead.id == 1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    first, which keeps the chain linear and rollup read-modify-writes serial. Asking
+    again in the same transaction costs no query."""
+    head = session.info.get(LOCKED)
+    if head is None:
+        head = session.execute(
+            select(ChainHead)
+            .where(ChainHead.id == 1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        session.info[LOCKED] = head
+    return head
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release(session: Session, transaction) -> None:
+    """The row lock ends with the outermost transaction; so does our note of it."""
+    if transaction.parent is None:
+        session.info.pop(LOCKED, None)
 
 
 def head(session: Session) -> tuple[int, str]:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
-from . import ledger
+from . import ledger, questionnaires
 from .chain import receipt_code
 from .errors import ValidationError
 from .models import (
@@ -79,6 +79,8 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
     if not items:
         return []
     desks = _load_desks(session, {item.desk_id for item in items})
+    elements = {d.questionnaire_id: questionnaires.elements(session, d.questionnaire_id)
+                for d in desks.values()}
     services = _load_services(session, {i.service_id for i in items if i.service_id})
     rows: list[dict] = []
     answer_maps: list[dict[int, int]] = []
@@ -86,7 +88,7 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
     for number, item in enumerate(items, start=1):
         prefix = f"response {number}: " if len(items) > 1 else ""
         try:
-            row, answers, masked = _validate(item, desks, services)
+            row, answers, masked = _validate(item, desks, elements, services)
         except ValidationError as exc:
             raise ValidationError(prefix + str(exc)) from None
         rows.append(row)
@@ -114,7 +116,8 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
     rollups.add_responses(session, [
         Contribution(row["desk_id"], row["questionnaire_id"], row["day"], row["service_id"],
                      row["verified"], bool(row["flags"]),
-                     _scores(desks[row["desk_id"]], answers), row["hour"], row["channel"],
+                     _scores(elements[row["questionnaire_id"]], answers), row["hour"],
+                     row["channel"],
                      (row["sex"], row["age"], row["education"], row["occupation"]))
         for row, answers in zip(rows, answer_maps, strict=True)
     ])
@@ -124,20 +127,16 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
     ]
 
 
-def _scores(desk: Desk, answers: Mapping[int, int]) -> tuple[int, ...]:
+def _scores(elements, answers: Mapping[int, int]) -> tuple[int, ...]:
     """Scores in questionnaire order, 0 for a blank: the rollups' row layout."""
-    return tuple(answers.get(e.id, 0) for e in desk.questionnaire.elements)
+    return tuple(answers.get(e.id, 0) for e in elements)
 
 
 def _load_desks(session: Session, ids: set[int]) -> dict[int, Desk]:
     desks = session.scalars(
-        select(Desk)
-        .where(Desk.id.in_(ids))
-        .options(selectinload(Desk.agency), selectinload(Desk.questionnaire))
+        select(Desk).where(Desk.id.in_(ids)).options(joinedload(Desk.agency))
     ).all()
     found = {d.id: d for d in desks}
-    for desk in desks:
-        _ = desk.questionnaire.elements  # load once per desk, not per response
     missing = ids - found.keys()
     if missing:
         raise ValidationError(f"unknown desk id {min(missing)}")
@@ -159,10 +158,11 @@ def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | Non
 
 
 def _validate(
-    item: NewResponse, desks: Mapping[int, Desk], services: Mapping[int, Service]
+    item: NewResponse, desks: Mapping[int, Desk], questionnaire_elements: Mapping[int, tuple],
+    services: Mapping[int, Service],
 ) -> tuple[dict, dict[int, int], int]:
     desk = desks[item.desk_id]
-    elements = {e.code: e.id for e in desk.questionnaire.elements}
+    elements = {e.code: e.id for e in questionnaire_elements[desk.questionnaire_id]}
     answers: dict[int, int] = {}
     for code, score in item.answers.items():
         if code not in elements:

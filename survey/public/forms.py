@@ -12,12 +12,14 @@ a field sent twice) is forged and answered with 400. Either way nothing is store
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from ..models import AGE_BANDS, COMMENT_MAX, EDUCATIONS, OCCUPATIONS, SEXES, Element, Service
+from ..models import AGE_BANDS, COMMENT_MAX, EDUCATIONS, OCCUPATIONS, SEXES, Service
+from ..questionnaires import ElementView
 
 SCORE_VALUES = {"1": 1, "2": 2, "3": 3, "4": 4}
 PROFILE = {"sex": SEXES, "age": AGE_BANDS, "education": EDUCATIONS, "occupation": OCCUPATIONS}
@@ -42,7 +44,7 @@ class SurveyInput:
     served_token: str | None = None
 
 
-def parse(form: MultiDict, elements: list[Element], services: list[Service]
+def parse(form: MultiDict, elements: Sequence[ElementView], services: list[Service]
           ) -> tuple[SurveyInput, dict[str, str]]:
     """Read a posted form; returns the input and the validation errors (field -> message)
     to show. Raises Forged for input the form cannot produce."""

@@ -7,12 +7,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from .. import tickets
 from ..chain import receipt_code
 from ..database import write_transaction
-from ..models import Agency, ChainEntry, Desk, Questionnaire, Response
+from ..models import Agency, ChainEntry, Desk, Response
 from ..responses import NewResponse, record_responses
 from .forms import SurveyInput, is_low
 
@@ -32,21 +32,19 @@ def active_desks(agency: Agency) -> list[Desk]:
 
 
 def desk_by_slug(session: Session, slug: str) -> Desk | None:
+    """The desk with its agency and services (its questionnaire comes from the cache in
+    survey.questionnaires: the form needs two queries, not six)."""
     if "\x00" in slug:  # from the URL; PostgreSQL refuses NUL in a text parameter
         return None
     return session.scalar(
-        select(Desk).where(Desk.slug == slug).options(
-            selectinload(Desk.agency), selectinload(Desk.services),
-            selectinload(Desk.questionnaire).selectinload(Questionnaire.elements))
-    )
+        select(Desk).where(Desk.slug == slug)
+        .options(joinedload(Desk.agency), selectinload(Desk.services)))
 
 
 def desk_by_id(session: Session, desk_id: int) -> Desk | None:
     return session.scalar(
-        select(Desk).where(Desk.id == desk_id).options(
-            selectinload(Desk.agency), selectinload(Desk.services),
-            selectinload(Desk.questionnaire).selectinload(Questionnaire.elements))
-    )
+        select(Desk).where(Desk.id == desk_id)
+        .options(joinedload(Desk.agency), selectinload(Desk.services)))
 
 
 @dataclass(frozen=True)

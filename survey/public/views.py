@@ -19,7 +19,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from .. import tickets
+from .. import questionnaires, tickets
 from ..access import PUBLIC
 from ..database import utcnow
 from ..extensions import db, limiter
@@ -71,7 +71,7 @@ def _form_page(desk: Desk, *, mode: str, action: str, data: SurveyInput | None =
     html = render_template(
         "public/survey.html",
         desk=desk,
-        elements=desk.questionnaire.elements,
+        elements=questionnaires.elements(db.session, desk.questionnaire_id),
         services=[s for s in desk.services if s.active],
         profile=PROFILE,
         not_stated=NOT_STATED,
@@ -159,7 +159,8 @@ def ticket_submit(token: str):
 
 def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = None):
     try:
-        data, errors = parse(request.form, desk.questionnaire.elements,
+        data, errors = parse(request.form,
+                             questionnaires.elements(db.session, desk.questionnaire_id),
                              [s for s in desk.services if s.active])
     except Forged as forged:
         abort(400, description=str(forged))

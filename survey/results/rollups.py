@@ -174,22 +174,25 @@ def apply_counts(session: Session, items: Iterable[Contribution]) -> int:
         return 0
     desk_ids = sorted({k[0] for k in totals})
     starts = sorted({k[3] for k in totals})
-    query = select(CountRollup).where(CountRollup.desk_id.in_(desk_ids))
+    key_columns = (CountRollup.desk_id, CountRollup.dimension, CountRollup.grain,
+                   CountRollup.period_start, CountRollup.value)
+    query = select(*key_columns, CountRollup.n, CountRollup.answers,
+                   CountRollup.score_sum).where(CountRollup.desk_id.in_(desk_ids))
     query = (query.where(CountRollup.period_start.in_(starts)) if len(starts) <= 64 else
              query.where(CountRollup.period_start.between(starts[0], starts[-1])))
-    existing = {(r.desk_id, r.dimension, r.grain, r.period_start, r.value): r
-                for r in session.scalars(query)}
-    inserts = []
+    existing = {tuple(r[:5]): r[5:] for r in session.execute(query) if tuple(r[:5]) in totals}
+    names = ("desk_id", "dimension", "grain", "period_start", "value")
+    updates, inserts = [], []
     for key, (n, answers, score_sum) in totals.items():
-        row = existing.get(key)
-        if row is not None:
-            row.n += n
-            row.answers += answers
-            row.score_sum += score_sum
+        row = dict(zip(names, key, strict=True))
+        if key in existing:
+            old_n, old_answers, old_sum = existing[key]
+            updates.append({**row, "n": old_n + n, "answers": old_answers + answers,
+                            "score_sum": old_sum + score_sum})
         else:
-            inserts.append(dict(zip(("desk_id", "dimension", "grain", "period_start", "value"),
-                                    key, strict=True), n=n, answers=answers,
-                                score_sum=score_sum))
+            inserts.append({**row, "n": n, "answers": answers, "score_sum": score_sum})
+    if updates:
+        session.execute(update(CountRollup), updates)
     if inserts:
         session.execute(insert(CountRollup), inserts)
     session.flush()
