@@ -222,7 +222,7 @@ def _children(session: Session, agency: Agency, period: Period
                                     .order_by(Agency.code)))
     if not children:
         return []
-    scopes = [queries.agency_scope(session, c) for c in children]
+    scopes = queries.agency_scopes(session, children)
     results = queries.compute_groups(session, scopes, period)
     return [(c, _estimate(results.get(c.code))) for c in children]
 

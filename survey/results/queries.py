@@ -12,7 +12,7 @@ from datetime import date
 
 import numpy as np
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from ..admin.services import get_agency
 from ..errors import ValidationError
@@ -41,14 +41,26 @@ SCOPES = ("clean", "all", "verified", "flagged")
 
 def descendant_agencies(session: Session, agency: Agency) -> list[Agency]:
     """The agency and every agency below it (an MPP's tenants, a regency's OPDs)."""
-    children: dict[int | None, list[Agency]] = defaultdict(list)
-    for other in session.scalars(select(Agency)):
-        children[other.parent_id].append(other)
-    out, stack = [], [agency]
+    ids = _descendants(_children(session), agency.id)
+    by_id = {a.id: a for a in session.scalars(select(Agency).where(Agency.id.in_(ids)))}
+    return [by_id[i] for i in ids]
+
+
+def _children(session: Session) -> dict[int | None, list[tuple[int, str]]]:
+    children: dict[int | None, list[tuple[int, str]]] = defaultdict(list)
+    for agency_id, parent_id, code in session.execute(
+            select(Agency.id, Agency.parent_id, Agency.code)):
+        children[parent_id].append((agency_id, code))
+    return children
+
+
+def _descendants(children: dict[int | None, list[tuple[int, str]]], root: int) -> list[int]:
+    out, stack = [], [root]
     while stack:
         current = stack.pop()
         out.append(current)
-        stack.extend(sorted(children[current.id], key=lambda a: a.code, reverse=True))
+        stack.extend(i for i, _code in sorted(children[current], key=lambda c: c[1],
+                                               reverse=True))
     return out
 
 
@@ -64,16 +76,30 @@ class DeskRef:
 
 
 def group_desks(session: Session, agency: Agency) -> list[DeskRef]:
-    agencies = descendant_agencies(session, agency)
-    desks = session.scalars(
-        select(Desk).where(Desk.agency_id.in_([a.id for a in agencies]))
-        .options(selectinload(Desk.agency)).order_by(Desk.id)
-    ).all()
-    return [
-        DeskRef(d.id, d.code if d.agency_id == agency.id else f"{d.agency.code}/{d.code}",
-                d.code, d.name, d.agency.code, d.questionnaire_id, d.active)
-        for d in desks
-    ]
+    return _group_desks(session, [agency])[agency.id]
+
+
+def _group_desks(session: Session, agencies: Sequence[Agency]) -> dict[int, list[DeskRef]]:
+    """The desks each agency's figures cover (its own and those below it), for many
+    agencies with two queries in all."""
+    children = _children(session)
+    codes = {i: code for kids in children.values() for i, code in kids}
+    covered = {a.id: _descendants(children, a.id) for a in agencies}
+    wanted = sorted({i for ids in covered.values() for i in ids})
+    by_agency: dict[int, list] = defaultdict(list)
+    for row in session.execute(
+            select(Desk.id, Desk.code, Desk.name, Desk.agency_id, Desk.questionnaire_id,
+                   Desk.active).where(Desk.agency_id.in_(wanted)).order_by(Desk.id)):
+        by_agency[row.agency_id].append(row)
+    out = {}
+    for a in agencies:
+        rows = sorted((r for i in covered[a.id] for r in by_agency[i]), key=lambda r: r.id)
+        out[a.id] = [
+            DeskRef(r.id, r.code if r.agency_id == a.id else f"{codes[r.agency_id]}/{r.code}",
+                    r.code, r.name, codes[r.agency_id], r.questionnaire_id, r.active)
+            for r in rows
+        ]
+    return out
 
 
 # --- Sufficient statistics ---------------------------------------------------------------
@@ -288,17 +314,30 @@ class AgencyScope:
 
 
 def agency_scope(session: Session, agency: Agency) -> AgencyScope:
-    desks = group_desks(session, agency)
-    counts = Counter(d.questionnaire_id for d in desks)
-    if counts:
-        questionnaire_id = counts.most_common(1)[0][0]
-    else:
-        questionnaire_id = session.scalar(
-            select(Questionnaire.id).where(Questionnaire.code == "permenpan-14-2017"))
-    questionnaire = session.get(Questionnaire, questionnaire_id)
-    return AgencyScope(
-        agency, [d for d in desks if d.questionnaire_id == questionnaire_id], questionnaire,
-        [d for d in desks if d.questionnaire_id != questionnaire_id])
+    return agency_scopes(session, [agency])[0]
+
+
+def agency_scopes(session: Session, agencies: Sequence[Agency]) -> list[AgencyScope]:
+    """Each agency with the desks its figures cover, on the questionnaire most of them
+    use (desks on another questionnaire are listed as excluded)."""
+    desks_of = _group_desks(session, agencies)
+    default_id = None
+    out = []
+    for agency in agencies:
+        desks = desks_of[agency.id]
+        counts = Counter(d.questionnaire_id for d in desks)
+        if counts:
+            questionnaire_id = counts.most_common(1)[0][0]
+        else:
+            if default_id is None:
+                default_id = session.scalar(select(Questionnaire.id).where(
+                    Questionnaire.code == "permenpan-14-2017"))
+            questionnaire_id = default_id
+        out.append(AgencyScope(
+            agency, [d for d in desks if d.questionnaire_id == questionnaire_id],
+            session.get(Questionnaire, questionnaire_id),
+            [d for d in desks if d.questionnaire_id != questionnaire_id]))
+    return out
 
 
 @dataclass
