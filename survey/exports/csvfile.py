@@ -18,6 +18,7 @@ HEAD_COLUMNS = ("response_id", "submitted_at", "agency", "desk", "service", "cha
 # Characters that make Excel, LibreOffice or Google Sheets treat a cell as a formula (or
 # as a DDE command): such cells get a leading apostrophe (OWASP CSV injection advice).
 DANGEROUS_FIRST = ("=", "+", "-", "@", "\t", "\r")
+_DANGEROUS = frozenset(DANGEROUS_FIRST)
 
 
 def columns(element_codes: Sequence[str]) -> list[str]:
@@ -28,26 +29,37 @@ def neutralise(value: object) -> str:
     """Text as a spreadsheet will show it but never execute it."""
     if value is None:
         return ""
-    text = str(value)
-    if text.startswith(DANGEROUS_FIRST):
+    text = value if value.__class__ is str else str(value)
+    if text and text[0] in _DANGEROUS:
         return "'" + text
     return text
 
 
 def stream(header: Sequence[str], rows: Iterable[Sequence[object]], *,
-           bom: bool = False, chunk_rows: int = 2000) -> Iterator[str]:
-    """CSV text in chunks of rows: constant memory whatever the number of rows. Numbers
-    (scores, ids) are written as they are; every text cell is neutralised."""
+           bom: bool = False, chunk_rows: int = 2000,
+           free_text: Sequence[str] = ("comment",)) -> Iterator[str]:
+    """CSV text in chunks of rows: constant memory whatever the number of rows.
+
+    Only the free-text columns can hold what a person typed, so only they are neutralised;
+    every other column comes from a controlled vocabulary (codes that start with a letter
+    or digit, enumerations, numbers, ISO times), which keeps the export fast."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     if bom:
         buffer.write(BOM)
     writer.writerow(header)
-    for count, row in enumerate(rows, start=1):
-        writer.writerow([cell if isinstance(cell, int) and not isinstance(cell, bool)
-                         else neutralise(cell) for cell in row])
-        if count % chunk_rows == 0:
+    positions = [i for i, name in enumerate(header) if name in free_text]
+    batch: list[list[object]] = []
+    for row in rows:
+        cells = list(row)
+        for i in positions:
+            cells[i] = neutralise(cells[i])
+        batch.append(cells)
+        if len(batch) >= chunk_rows:
+            writer.writerows(batch)
+            batch.clear()
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
+    writer.writerows(batch)
     yield buffer.getvalue()
