@@ -207,22 +207,23 @@ def verify(session: Session, chunk: int = 5000) -> ChainReport:
 
 
 def _load_rows(session: Session, entries, models) -> dict[tuple[str, int], dict]:
-    """The payloads of the rows these links cover, loaded in one query per kind."""
-    wanted: dict[str, list[int]] = {}
+    """The payloads of the rows these links cover: per kind one query over the id range
+    (links of one kind are nearly consecutive), fetched in bulk."""
+    wanted: dict[str, set[int]] = {}
     for _seq, kind, ref_id, _hash in entries:
-        wanted.setdefault(kind, []).append(ref_id)
+        wanted.setdefault(kind, set()).add(ref_id)
     payloads: dict[tuple[str, int], dict] = {}
     for kind, ids in wanted.items():
-        model = models[kind]
-        table = model.__table__
+        table = models[kind].__table__
+        low, high = min(ids), max(ids)
         found = {row.id: row._mapping for row in session.execute(
-            select(table).where(table.c.id.in_(ids)))}
+            select(table).where(table.c.id.between(low, high))).all() if row.id in ids}
         if kind == "response":
             answers: dict[int, dict[int, int]] = {}
             answer = models["answer"].__table__
             for rid, eid, score in session.execute(
                     select(answer.c.response_id, answer.c.element_id, answer.c.score)
-                    .where(answer.c.response_id.in_(ids))):
+                    .where(answer.c.response_id.between(low, high))).all():
                 answers.setdefault(rid, {})[eid] = score
             for rid, row in found.items():
                 payloads[("response", rid)] = response_payload(row, answers.get(rid, {}))
