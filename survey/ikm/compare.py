@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from survey.ikm.engine import Estimate, estimate_groups
+from survey.ikm.lazy import special
 from survey.ikm.standards import DEFAULT_STANDARD, Standard
 from survey.ikm.stats import StratumStats
 

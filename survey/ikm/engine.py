@@ -40,8 +40,8 @@ from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
-from scipy import special
 
+from survey.ikm.lazy import special
 from survey.ikm.standards import (
     DEFAULT_STANDARD,
     Standard,
