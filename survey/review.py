@@ -137,6 +137,16 @@ def _latest_subquery(kind: str):
             .join(latest_id, latest_id.c.id == ReviewDecision.id).subquery())
 
 
+def _queue_filter(query, kind: str, latest, desk_ids: list[int], start, end,
+                  pending_only: bool):
+    query = query.where(Response.desk_id.in_(desk_ids), Response.day.between(start, end))
+    query = query.where(Response.flags != "") if kind == "flag" else query.where(
+        Response.comment.is_not(None))
+    if pending_only:
+        query = query.where(latest.c.decision.is_(None))
+    return query
+
+
 def queue(session: Session, kind: str, desk_ids: list[int], start, end, *,
           pending_only: bool = False, limit: int = 200) -> list[QueueItem]:
     """Flagged responses (kind 'flag') or comments (kind 'comment') of these desks in the
@@ -146,18 +156,24 @@ def queue(session: Session, kind: str, desk_ids: list[int], start, end, *,
         select(Response, Desk.code, latest.c.decision, latest.c.reason)
         .join(Desk, Desk.id == Response.desk_id)
         .join(latest, latest.c.response_id == Response.id, isouter=True)
-        .where(Response.desk_id.in_(desk_ids), Response.day.between(start, end))
         .order_by(Response.id.desc()).limit(limit)
     )
-    query = query.where(Response.flags != "") if kind == "flag" else query.where(
-        Response.comment.is_not(None))
-    if pending_only:
-        query = query.where(latest.c.decision.is_(None))
+    query = _queue_filter(query, kind, latest, desk_ids, start, end, pending_only)
     return [
         QueueItem(r.id, desk_code, r.day, r.hour, r.channel, r.flags, r.comment,
                   decision or "pending", reason)
         for r, desk_code, decision, reason in session.execute(query)
     ]
+
+
+def pending_count(session: Session, kind: str, desk_ids: list[int], start, end) -> int:
+    """How many of the queue's items still wait for a decision (counted in the database,
+    without a cap)."""
+    latest = _latest_subquery(kind)
+    query = (select(func.count()).select_from(Response)
+             .join(latest, latest.c.response_id == Response.id, isouter=True))
+    return int(session.scalar(_queue_filter(query, kind, latest, desk_ids, start, end,
+                                            pending_only=True)) or 0)
 
 
 def published_comments(session: Session, desk_ids: list[int], start, end,

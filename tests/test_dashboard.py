@@ -142,6 +142,8 @@ def _response_snapshot(response_id: int) -> dict:
 
 def test_releasing_a_flagged_response_is_logged_and_changes_only_the_index(org, manager):
     fill(org)
+    page = text_of(manager.get("/dashboard/KEC-A?period=2024-05").get_data(True))
+    assert "6 menunggu peninjauan" in page and "2 komentar menunggu moderasi" in page
     queue = manager.get("/dashboard/KEC-A/antrean/flag?period=2024-05").get_data(True)
     flagged_id = int(re.search(r'/dashboard/KEC-A/tinjau/(\d+)', queue).group(1))
     before = _response_snapshot(flagged_id)
@@ -163,6 +165,8 @@ def test_releasing_a_flagged_response_is_logged_and_changes_only_the_index(org, 
     assert db.session.scalar(select(func.count()).select_from(ChainEntry)) == chain_before + 2
     assert db.session.scalar(select(func.sum(StatsRollup.n)).where(
         StatsRollup.scope == "clean", StatsRollup.grain == "M")) == clean_before + 1
+    page = text_of(manager.get("/dashboard/KEC-A?period=2024-05").get_data(True))
+    assert "5 menunggu peninjauan" in page
 
 
 def test_a_decision_needs_a_reason(org, manager):

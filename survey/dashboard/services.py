@@ -17,7 +17,7 @@ from ..models import Agency, CountRollup, FollowUp, Service
 from ..periods import Period, PeriodError
 from ..results import queries
 from ..results.rollups import period_filter
-from ..review import queue
+from ..review import pending_count
 
 TREND_PERIODS = 6
 WEEKDAYS_ID = ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min")
@@ -87,7 +87,8 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
     pops = inputs.populations[standard]
     result = estimate_groups(stats, pops, standard)[agency.code]
     estimate = result.estimate
-    screens = {(s.desk): s for s in screen_desks(stats, pops, standard)}
+    screens = {s.desk: s for s in screen_desks(stats, pops, standard, results={
+        agency.code: result})}
 
     others = {name: queries.compute_groups(session, [scope], period, name).get(agency.code)
               for name in ("verified", "all")}
@@ -117,10 +118,9 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
             select(FollowUp).where(FollowUp.agency_id == agency.id,
                                    FollowUp.period == period.key)
             .order_by(FollowUp.element_code, FollowUp.id))),
-        pending_flags=len(queue(session, "flag", desk_ids, period.start, period.end,
-                                pending_only=True, limit=10_000)),
-        pending_comments=len(queue(session, "comment", desk_ids, period.start, period.end,
-                                   pending_only=True, limit=10_000)),
+        pending_flags=pending_count(session, "flag", desk_ids, period.start, period.end),
+        pending_comments=pending_count(session, "comment", desk_ids, period.start,
+                                       period.end),
         children=_children(session, agency, period),
     )
 

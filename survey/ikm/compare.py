@@ -18,9 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from survey.ikm.engine import Estimate, estimate_groups
+from survey.ikm.engine import (
+    POOLED,
+    SCALE,
+    STRATIFIED,
+    Estimate,
+    GroupResult,
+    estimate_groups,
+    stratum_brackets,
+)
 from survey.ikm.lazy import special
-from survey.ikm.standards import DEFAULT_STANDARD, Standard
+from survey.ikm.standards import DEFAULT_STANDARD, Standard, get_standard
 from survey.ikm.stats import StratumStats
 
 
@@ -39,13 +47,32 @@ class Comparison:
 
 
 @dataclass(frozen=True, slots=True)
+class RestEstimate:
+    """The rest of an agency without one desk: the index with its SE and degrees of
+    freedom, which is all a comparison needs. ``method`` follows the agency rule
+    (stratified when every remaining desk has a population)."""
+
+    agency: str
+    without_desk: str
+    method: str
+    n: int
+    population: int | None
+    strata: int
+    ikm: float
+    ikm_converted: float
+    se: float
+    se_converted: float
+    df: int
+
+
+@dataclass(frozen=True, slots=True)
 class DeskScreen:
     """One desk against the rest of its agency, with its FDR-adjusted p-value."""
 
     agency: str
     desk: str
     desk_estimate: Estimate
-    rest_estimate: Estimate
+    rest_estimate: RestEstimate
     comparison: Comparison
     p_adjusted: float | None
     flagged: bool                 # a discovery at the requested false discovery rate
@@ -103,39 +130,41 @@ def screen_desks(
     confidence: float = 0.95,
     fdr: float = 0.05,
     method: str = "bh",
+    results: Mapping[str, GroupResult] | None = None,
 ) -> list[DeskScreen]:
     """Each desk of each agency with at least two estimable desks against the rest of its
     agency; p-values adjusted together with ``scipy.stats.false_discovery_control``
-    (``method`` "bh" or "by"). Sorted by adjusted p-value."""
+    (``method`` "bh" or "by"). Sorted by adjusted p-value. Pass ``results`` (from
+    :func:`estimate_groups` on the same arguments) when the caller already has them."""
     from scipy.stats import false_discovery_control  # heavy import, only needed here
 
     populations = populations or {}
-    main = estimate_groups(groups, populations, standard, weights, confidence)
-    rest_groups: dict[str, dict[str, StratumStats]] = {}
-    rest_pops: dict[str, dict[str, int | None]] = {}
-    pairs: list[tuple[str, str, str]] = []
-    for agency, result in main.items():
+    std = standard if isinstance(standard, Standard) else get_standard(standard)
+    if results is None:
+        results = estimate_groups(groups, populations, std, weights, confidence)
+    desk_est: list[Estimate] = []
+    rest_est: list[RestEstimate] = []
+    for agency in sorted(results):
+        result = results[agency]
         if len(result.desks) < 2:
             continue
-        for desk in sorted(result.desks):
-            key = f"{len(pairs)}"
-            rest_groups[key] = {d: s for d, s in groups[agency].items()
-                                if d != desk and d in result.desks}
-            rest_pops[key] = {d: p for d, p in (populations.get(agency) or {}).items()
-                              if d in rest_groups[key]}
-            pairs.append((agency, desk, key))
-    if not pairs:
+        desks = sorted(result.desks)
+        pops = populations.get(agency) or {}
+        for desk, rest in zip(desks, leave_one_out(
+                agency, [groups[agency][d] for d in desks], desks,
+                [pops.get(d) for d in desks], std, weights), strict=True):
+            if rest is not None:
+                desk_est.append(result.desks[desk])
+                rest_est.append(rest)
+    if not desk_est:
         return []
-    rest = estimate_groups(rest_groups, rest_pops, standard, weights, confidence)
-    desk_est = [main[a].desks[d] for a, d, _ in pairs]
-    rest_est = [rest[k].estimate for _, _, k in pairs]
-    kept = [(i, r) for i, r in enumerate(rest_est) if r is not None]
     comps = welch(
-        np.array([desk_est[i].ikm_converted - r.ikm_converted for i, r in kept]),
-        np.array([desk_est[i].se_converted for i, _ in kept]),
-        np.array([desk_est[i].df for i, _ in kept]),
-        np.array([r.se_converted for _, r in kept]),
-        np.array([r.df for _, r in kept]),
+        np.array([d.ikm_converted - r.ikm_converted for d, r in zip(desk_est, rest_est,
+                                                                     strict=True)]),
+        np.array([d.se_converted for d in desk_est]),
+        np.array([d.df for d in desk_est]),
+        np.array([r.se_converted for r in rest_est]),
+        np.array([r.df for r in rest_est]),
         confidence,
     )
     p_values = [c.p_value for c in comps]
@@ -146,10 +175,86 @@ def screen_desks(
         for i, value in zip(tested, adj.tolist(), strict=True):
             adjusted[i] = float(value)
     out = []
-    for (i, r), comp, p_adj in zip(kept, comps, adjusted, strict=True):
-        agency, desk, _ = pairs[i]
+    for d, r, comp, p_adj in zip(desk_est, rest_est, comps, adjusted, strict=True):
         flagged = p_adj is not None and p_adj <= fdr
-        out.append(DeskScreen(agency, desk, desk_est[i], r, comp, p_adj, flagged,
+        out.append(DeskScreen(r.agency, r.without_desk, d, r, comp, p_adj, flagged,
                               ("above" if comp.diff > 0 else "below") if flagged else None))
     out.sort(key=lambda s: (s.p_adjusted is None, s.p_adjusted or 0.0, s.agency, s.desk))
+    return out
+
+
+def _exclusive_sums(values: np.ndarray) -> np.ndarray:
+    """Row i: the sum of every row but i, as prefix + suffix sums (no subtraction, so a
+    desk that dominates its agency loses no precision from the rest)."""
+    before = np.zeros_like(values)
+    before[1:] = np.cumsum(values[:-1], axis=0)
+    after = np.zeros_like(values)
+    after[:-1] = np.cumsum(values[:0:-1], axis=0)[::-1]
+    return before + after
+
+
+def leave_one_out(
+    agency: str,
+    strata: list[StratumStats],
+    desks: list[str],
+    populations: list[int | None],
+    standard: Standard,
+    weights: str = "exact",
+) -> list[RestEstimate | None]:
+    """For each desk, the agency estimated from its other desks: the same combined ratio
+    estimator and linearised variance as :func:`estimate_groups` on the remaining desks,
+    in O(desks) rather than O(desks^2). Every term of the estimator is a sum over strata
+    (totals, and covariances that are quadratic forms in the ratios with per-stratum
+    coefficient matrices), so each rest is a sum of all strata but one. ``None`` where
+    the rest has nothing to estimate from (all weights zero)."""
+    k, J = len(strata), len(standard.elements)
+    if k < 2:
+        return [None] * k
+    c = np.array(standard.weights(weights), dtype=np.float64)
+    n = np.array([s.n for s in strata], dtype=np.float64)
+    dcnt, dsy, b1, pp, b3 = stratum_brackets(strata)
+    known = np.array([p is not None for p in populations])
+    pop = np.array([p if p is not None else 0 for p in populations], dtype=np.float64)
+    ok_fpc = known & (n <= pop)
+    f = np.where(ok_fpc, n / np.where(pop > 0, pop, 1.0), 0.0)
+
+    def rest_terms(w: np.ndarray, fpc: np.ndarray) -> tuple[np.ndarray, ...]:
+        coef = np.where(n > 1, (1.0 - fpc) * w * w / np.maximum(n - 1.0, 1.0), 0.0)
+        return tuple(_exclusive_sums(t) for t in (
+            w[:, None] * dcnt, w[:, None] * dsy, coef[:, None, None] * b1,
+            coef[:, None, None] * pp, coef[:, None, None] * b3))
+
+    pooled = rest_terms(np.ones(k), np.zeros(k))
+    w_strat = np.where(known, pop / n, 0.0)
+    stratified = rest_terms(w_strat, f)
+    unknown_total = int((~known).sum())
+    # The rest is stratified when every remaining desk has a population.
+    rest_stratified = (unknown_total - (~known).astype(int)) == 0
+    pick = rest_stratified[:, None]
+    x, a = (np.where(pick, s_, p_) for s_, p_ in zip(stratified[:2], pooled[:2], strict=True))
+    c1, c2, c3 = (np.where(pick[:, :, None], s_, p_)
+                  for s_, p_ in zip(stratified[2:], pooled[2:], strict=True))
+    answered = (x > 0).all(axis=1)
+    xs = np.where(x > 0, x, 1.0)
+    ratio = a / xs
+    mm = (c1 - c2 * ratio[:, None, :] - np.swapaxes(c2, 1, 2) * ratio[:, :, None]
+          + c3 * (ratio[:, :, None] * ratio[:, None, :]))
+    cov = mm / (xs[:, :, None] * xs[:, None, :])
+    var = np.maximum(np.einsum("rjk,j,k->r", cov, c, c), 0.0)
+    ikm = ratio.sum(axis=1) / J if weights == "exact" else ratio @ c
+    se = np.sqrt(var)
+    n_rest = int(n.sum()) - n.astype(np.int64)
+    pop_total = int(pop.sum()) - pop.astype(np.int64)
+    out: list[RestEstimate | None] = []
+    for i in range(k):
+        if not answered[i]:
+            out.append(None)
+            continue
+        all_known = rest_stratified[i]
+        out.append(RestEstimate(
+            agency=agency, without_desk=desks[i],
+            method=STRATIFIED if all_known else POOLED, n=int(n_rest[i]),
+            population=int(pop_total[i]) if all_known else None, strata=k - 1,
+            ikm=float(ikm[i]), ikm_converted=float(ikm[i]) * SCALE, se=float(se[i]),
+            se_converted=float(se[i]) * SCALE, df=int(n_rest[i]) - (k - 1)))
     return out

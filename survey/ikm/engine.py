@@ -378,6 +378,32 @@ def _replace(est: Estimate, **changes: Any) -> Estimate:
     return Estimate(**values)
 
 
+def stratum_brackets(strata: list[StratumStats]) -> tuple[np.ndarray, ...]:
+    """Per stratum: the answered counts and score sums per element (diagonals), and the
+    ``n Q - S S'`` brackets b1 (scores), pp (scores x answered) and b3 (answered) from
+    which every linearised covariance is a quadratic form in the ratios. Integer
+    arithmetic, so there is no cancellation at the ceiling; n * syy fits int64 while
+    n < 2**29, beyond that float is used."""
+    n_s = np.array([s.n for s in strata], dtype=np.int64)
+    cnt = np.array([s.cnt for s in strata])
+    sy = np.array([s.sy for s in strata])
+    syy = np.array([s.syy for s in strata])
+    dcnt = np.diagonal(cnt, axis1=1, axis2=2)
+    dsy = np.diagonal(sy, axis1=1, axis2=2)
+    if n_s.max() < (1 << 29):
+        nn = n_s[:, None, None]
+        b1 = (nn * syy - dsy[:, :, None] * dsy[:, None, :]).astype(np.float64)
+        pp = (nn * sy - dsy[:, :, None] * dcnt[:, None, :]).astype(np.float64)
+        b3 = (nn * cnt - dcnt[:, :, None] * dcnt[:, None, :]).astype(np.float64)
+    else:  # pragma: no cover - larger than any real desk
+        nn = n_s[:, None, None].astype(np.float64)
+        fs, fc = dsy.astype(np.float64), dcnt.astype(np.float64)
+        b1 = nn * syy - fs[:, :, None] * fs[:, None, :]
+        pp = nn * sy - fs[:, :, None] * fc[:, None, :]
+        b3 = nn * cnt - fc[:, :, None] * fc[:, None, :]
+    return dcnt, dsy, b1, pp, b3
+
+
 def _segment_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts, axis=0)
 
@@ -579,25 +605,7 @@ class _Batch:
         A = len(plans)
         R = S + A
         n_s = np.array([s.n for s in self.strata], dtype=np.int64)
-        cnt = np.array([s.cnt for s in self.strata])
-        sy = np.array([s.sy for s in self.strata])
-        syy = np.array([s.syy for s in self.strata])
-        dcnt = np.diagonal(cnt, axis1=1, axis2=2)
-        dsy = np.diagonal(sy, axis1=1, axis2=2)
-
-        # n Q - S S' style integer brackets per stratum (exact: no cancellation at the
-        # ceiling). n * syy fits int64 while n < 2**29; beyond that float is used.
-        if n_s.max() < (1 << 29):
-            nn = n_s[:, None, None]
-            b1 = (nn * syy - dsy[:, :, None] * dsy[:, None, :]).astype(np.float64)
-            pp = (nn * sy - dsy[:, :, None] * dcnt[:, None, :]).astype(np.float64)
-            b3 = (nn * cnt - dcnt[:, :, None] * dcnt[:, None, :]).astype(np.float64)
-        else:  # pragma: no cover - larger than any real desk
-            nn = n_s[:, None, None].astype(np.float64)
-            fs, fc = dsy.astype(np.float64), dcnt.astype(np.float64)
-            b1 = nn * syy - fs[:, :, None] * fs[:, None, :]
-            pp = nn * sy - fs[:, :, None] * fc[:, None, :]
-            b3 = nn * cnt - fc[:, :, None] * fc[:, None, :]
+        dcnt, dsy, b1, pp, b3 = stratum_brackets(self.strata)
 
         # Memberships: every stratum alone, then every agency over its strata (all strata
         # again, in order, since agencies hold contiguous ranges).

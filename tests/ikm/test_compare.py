@@ -89,3 +89,63 @@ def test_screening_compares_a_desk_with_the_rest_of_its_agency(h) -> None:
 def test_agencies_with_one_desk_are_not_screened(h) -> None:
     s = h.stats(h.random_scores(np.random.default_rng(1), 40))
     assert screen_desks({"X": {"only": s}}) == []
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_each_rest_equals_the_engine_run_on_the_remaining_desks(h, seed: int) -> None:
+    """The O(desks) leave-one-out must give what estimating the agency again without the
+    desk gives: point, SE, df, n, method and population, for stratified, pooled and mixed
+    agencies (a rest turns stratified when the only desk without a population leaves),
+    blanks, tiny desks, a desk with more respondents than its population, a census desk,
+    every weight mode and both standards."""
+    from survey.ikm import estimate_groups, get_standard
+
+    rng = np.random.default_rng(1000 + seed)
+    standard = get_standard(("permenpan-14-2017", "kepmenpan-25-2004")[seed % 2])
+    weights = ("exact", "0.111", "0.11")[seed % 3]
+    J = len(standard.elements)
+    k = int(rng.integers(2, 9))
+    desks, pops = {}, {}
+    for i in range(k):
+        n = int(rng.choice([1, 2, 5, 30, 120]))
+        desks[f"d{i}"] = h.stats(h.random_scores(rng, n, J, blank_rate=0.1 * (i % 2)))
+        kind = rng.integers(0, 5) if seed % 4 else 0  # every 4th agency: all known
+        pops[f"d{i}"] = (None if kind == 1 and seed % 4 else
+                         n if kind == 2 else max(n - 1, 0) if kind == 3 else n * 7)
+    results = estimate_groups({"X": desks}, {"X": pops}, standard, weights)
+    screens = {s.desk: s for s in screen_desks({"X": desks}, {"X": pops}, standard, weights,
+                                               results=results)}
+    estimable = sorted(results["X"].desks)
+    if len(estimable) < 2:
+        assert screens == {}
+        return
+    for desk in estimable:
+        rest_desks = {d: desks[d] for d in estimable if d != desk}
+        rest_pops = {d: pops[d] for d in rest_desks}
+        expected = estimate_groups({"R": rest_desks}, {"R": rest_pops}, standard,
+                                   weights)["R"].estimate
+        if expected is None:
+            assert desk not in screens
+            continue
+        got = screens[desk].rest_estimate
+        assert (got.n, got.df, got.method, got.population, got.strata) == (
+            expected.n, expected.df, expected.method, expected.population,
+            len(rest_desks))
+        assert got.ikm_converted == pytest.approx(expected.ikm_converted, rel=1e-12)
+        assert got.se_converted == pytest.approx(expected.se_converted, rel=1e-9, abs=1e-12)
+        assert screens[desk].desk_estimate == results["X"].desks[desk]
+
+
+def test_screening_five_hundred_desks_is_linear(h) -> None:
+    """A Mal Pelayanan Publik of 500 desks screens in one pass (the old way estimated
+    500 groups of 499 strata); spot-check one rest against the engine."""
+    from survey.ikm import estimate_groups
+
+    rng = np.random.default_rng(77)
+    desks = {f"d{i:03d}": h.stats(h.random_scores(rng, 20)) for i in range(500)}
+    screens = screen_desks({"MPP": desks})
+    assert len(screens) == 500
+    rest = next(s for s in screens if s.desk == "d123").rest_estimate
+    expected = estimate_groups({"R": {d: s for d, s in desks.items() if d != "d123"}})["R"]
+    assert rest.ikm_converted == pytest.approx(expected.estimate.ikm_converted, rel=1e-12)
+    assert rest.se_converted == pytest.approx(expected.estimate.se_converted, rel=1e-10)
