@@ -37,7 +37,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,10 @@ class Data:
     y: np.ndarray
     pops: np.ndarray  # (desks, months), -1 = unknown
     stratified: np.ndarray  # per agency
+    # The calendar the columns refer to: day 0 is first_day, pops' months are these.
+    first_day: date = FIRST_DAY
+    n_days: int = DAYS
+    months: tuple[date, ...] = tuple(MONTHS)
 
     @property
     def n(self) -> int:
@@ -265,7 +269,7 @@ def create_org(data: Data, prefix: str = "") -> Org:
             service_ids.append([])
         if data.stratified[a]:
             for d, desk in enumerate(desks):
-                for m, month in enumerate(MONTHS):
+                for m, month in enumerate(data.months):
                     org.set_volume(session, desk, "month", month,
                                    int(data.pops[a * data.desks + d, m]))
     session.commit()
@@ -277,9 +281,9 @@ def create_org(data: Data, prefix: str = "") -> Org:
 
 def _response_tuples(data: Data, ids: Org, rows: np.ndarray) -> Iterator[list[tuple]]:
     """The response rows (Python values, as the ORM would bind them), in chunks."""
-    days = [FIRST_DAY + timedelta(days=d) for d in range(DAYS)]
+    days = [data.first_day + timedelta(days=d) for d in range(data.n_days)]
     moments = {(d, h): datetime(days[d].year, days[d].month, days[d].day, h, tzinfo=UTC)
-               - UTC_OFFSET for d in range(DAYS) for h in range(24)}
+               - UTC_OFFSET for d in range(data.n_days) for h in range(24)}
     choices = {"sex": SEXES, "age": AGE_BANDS, "education": EDUCATIONS,
                "occupation": OCCUPATIONS}
     options = {k: (None, *v) for k, v in choices.items()}
