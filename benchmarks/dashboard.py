@@ -67,6 +67,7 @@ from engine import (
 )
 from sqlalchemy import func, or_, select
 
+from survey import review
 from survey.admin import services as org
 from survey.database import write_transaction
 from survey.extensions import db
@@ -204,7 +205,6 @@ FOLLOW_UPS = (("2025-S2", "U3", "Tambah petugas loket pada jam sibuk", "done"),
 def build(data: Data, seed: int) -> dict[str, Any]:
     """engine.py's build (schema, organisation, bulk load, rollups.rebuild), then users,
     review decisions, follow-up plan rows and closed periods through the application."""
-    from survey import review
     from survey.dashboard import followups
     from survey.seed import seed_standards
 
@@ -326,7 +326,8 @@ def counts_table(html: str) -> list[list[str]]:
 def headline(kind: str, html: str) -> Any:
     """What the benchmark compares between the backends and with SQL."""
     if kind == "dashboard":
-        return counts_table(html)
+        comments = re.search(r'/antrean/comment[^"]*">([^<]*)</a>', html)
+        return [*counts_table(html), [comments.group(1) if comments else "?"]]
     if kind == "desk":
         return re.findall(r" n = ([^ <]+)", html) + re.findall(r"<td>([^<]*)</td>", html)
     if kind == "public":
@@ -435,6 +436,11 @@ def run_backend(target: Target, data: Data, args: argparse.Namespace, checks: Ch
                            f"{run.expected[key]:,} vs {in_data:,} "
                            f"({time.perf_counter() - t0:.1f} s)")
             run.expected["desk"] = sql_clean_count(session, "2025", [desk_ids[0]])
+            for _, key in PAGES:  # the review queues' own count (survey.review.pending_count)
+                p = parse_period(key)
+                run.expected[f"pending {key}"] = tuple(
+                    review.pending_count(session, kind, desk_ids, p.start, p.end)
+                    for kind in ("flag", "comment"))
         session.close()
         db.engine.dispose()
 
@@ -471,6 +477,11 @@ def run_backend(target: Target, data: Data, args: argparse.Namespace, checks: Ch
             n = _digits(run.heads[url.label][0][0])
             checks.add(f"{label}: dashboard {url.key}: page n (clean) == SQL count",
                        n == run.expected[url.key], f"{n:,} vs {run.expected[url.key]:,}")
+            table_rows_ = run.heads[url.label]
+            pending = (_digits(table_rows_[3][1]), _digits(table_rows_[4][0]))
+            want = run.expected[f"pending {url.key}"]
+            checks.add(f"{label}: dashboard {url.key}: pending flags and comments == "
+                       "review.pending_count", pending == want, f"{pending} vs {want}")
         elif url.kind == "api":
             n = run.heads[url.label][0]["n"]
             checks.add(f"{label}: API 2025: n == SQL count", n == run.expected["2025"],

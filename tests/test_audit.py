@@ -395,3 +395,34 @@ def test_flask_export_bundle_then_ikm_verify(app, org, runner, tmp_path, capsys)
     bad = runner.invoke(args=["export", "csv", "--agency", "NOPE", "--period", "2024-05",
                               "--out", str(tmp_path / "y.csv")])
     assert bad.exit_code != 0 and "no agency" in bad.output
+
+
+def test_every_answer_and_blank_lands_in_its_column_for_both_standards(org, auditor):
+    """Fourteen elements (the 2004 standard) and nine, with blanks from paper forms: the
+    exported U columns are exactly the stored answers, blanks empty."""
+    import numpy as np
+
+    org.create_agency(db.session, "KEC-C", "Kecamatan C")
+    org.create_desk(db.session, "KEC-C", "L1", "Loket C1", questionnaire_code="kepmenpan-25-2004")
+    db.session.commit()
+    rng = np.random.default_rng(5)
+    expected = {}
+    for agency, width in (("KEC-A", 9), ("KEC-C", 14)):
+        items = []
+        for _ in range(60):
+            scores = rng.integers(0, 5, width)  # 0 = left blank on paper
+            scores[0] = scores[0] or 2  # at least one answer per form
+            items.append(NewResponse(
+                desk_id=desk("L1", agency).id, submitted_at=MAY, channel="paper",
+                answers={f"U{j + 1}": int(s) for j, s in enumerate(scores) if s}))
+        record_responses(db.session, items)
+        db.session.commit()
+        expected[agency] = [[str(int(s)) if s else "" for s in
+                             (item.answers.get(f"U{j}", 0) for j in range(1, width + 1))]
+                            for item in items]
+    for agency, width in (("KEC-A", 9), ("KEC-C", 14)):
+        rows = _csv(auditor.get(f"/audit/ekspor/{agency}.csv?period=2024-05")
+                    .get_data(as_text=True))
+        assert [k for k in rows[0] if k.startswith("U")] == [f"U{j}" for j in
+                                                             range(1, width + 1)]
+        assert [[r[f"U{j}"] for j in range(1, width + 1)] for r in rows] == expected[agency]

@@ -8,16 +8,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..ikm.compare import Comparison, DeskScreen, compare, screen_desks
 from ..ikm.engine import ElementEstimate, Estimate, GroupResult, estimate_groups
-from ..models import Agency, CountRollup, FollowUp, Service
+from ..ikm.stats import StratumStats
+from ..models import Agency, CountRollup, FollowUp, Response, Service
 from ..periods import Period, PeriodError
 from ..results import queries
 from ..results.rollups import period_filter
-from ..review import pending_count
+from ..review import _latest_subquery
 
 TREND_PERIODS = 6
 WEEKDAYS_ID = ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min")
@@ -90,10 +91,13 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
     screens = {s.desk: s for s in screen_desks(stats, pops, standard, results={
         agency.code: result})}
 
-    others = {name: queries.compute_groups(session, [scope], period, name).get(agency.code)
-              for name in ("verified", "all")}
     desk_ids = [d.id for d in scope.desks]
     flagged = queries.desk_statistics(session, desk_ids, period.start, period.end, "flagged")
+    others = {"verified": queries.compute_groups(session, [scope], period, "verified")
+              .get(agency.code),
+              "all": estimate_groups(_with_flagged(scope, stats[agency.code], flagged), pops,
+                                     standard)[agency.code]}
+    pending_flags, pending_comments = _pending_counts(session, desk_ids, period)
 
     return Dashboard(
         agency=agency,
@@ -110,7 +114,7 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
         weakest=estimate.lowest_elements(3) if estimate else (),
         desks=_desk_rows(scope, result, screens),
         services=_service_rows(session, scope, period, standard),
-        trend=_trend(session, scope, period),
+        trend=_trend(session, scope, period, estimate),
         arrivals=_arrivals(session, desk_ids, period),
         profile=_profile(session, desk_ids, period),
         channels=_counts(session, desk_ids, period, "channel"),
@@ -118,11 +122,24 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
             select(FollowUp).where(FollowUp.agency_id == agency.id,
                                    FollowUp.period == period.key)
             .order_by(FollowUp.element_code, FollowUp.id))),
-        pending_flags=pending_count(session, "flag", desk_ids, period.start, period.end),
-        pending_comments=pending_count(session, "comment", desk_ids, period.start,
-                                       period.end),
+        pending_flags=pending_flags,
+        pending_comments=pending_comments,
         children=_children(session, agency, period),
     )
+
+
+def _with_flagged(scope: queries.AgencyScope, clean: dict[str, StratumStats],
+                  flagged: dict[tuple[int, int], StratumStats]
+                  ) -> dict[str, dict[str, StratumStats]]:
+    """The "all" scope's statistics, clean plus flagged, as `group_inputs(..., "all")`
+    would read them, from the two already read (the sums are of integers: the same)."""
+    out: dict[str, StratumStats] = {}
+    for d in scope.desks:
+        parts = [s for s in (clean.get(d.key), flagged.get((d.id, d.questionnaire_id)))
+                 if s is not None]
+        if parts and (total := sum(parts[1:], parts[0])).n:
+            out[d.key] = total
+    return {scope.agency.code: out}
 
 
 def _desk_rows(scope: queries.AgencyScope, result: GroupResult,
@@ -161,7 +178,10 @@ def _service_rows(session: Session, scope: queries.AgencyScope, period: Period,
     return rows
 
 
-def _trend(session: Session, scope: queries.AgencyScope, period: Period) -> list[TrendPoint]:
+def _trend(session: Session, scope: queries.AgencyScope, period: Period,
+           current: Estimate | None) -> list[TrendPoint]:
+    """The last TREND_PERIODS periods up to `period`, whose estimate (`current`) the
+    caller has already computed."""
     periods = [period]
     for _ in range(TREND_PERIODS - 1):
         try:
@@ -170,11 +190,29 @@ def _trend(session: Session, scope: queries.AgencyScope, period: Period) -> list
             break
     points: list[TrendPoint] = []
     for p in periods:
-        est = _estimate(queries.compute_groups(session, [scope], p).get(scope.agency.code))
+        est = current if p == period else _estimate(
+            queries.compute_groups(session, [scope], p).get(scope.agency.code))
         before = points[-1].estimate if points else None
         change = compare(est, before) if est is not None and before is not None else None
         points.append(TrendPoint(p, est, change))
     return points
+
+
+def _pending_counts(session: Session, desk_ids: list[int], period: Period) -> tuple[int, int]:
+    """Flagged responses and comments of the period still waiting for a decision, counted
+    as `review.pending_count` counts them, but both in one pass over the period's
+    responses instead of one pass per kind (the pass is most of the cost)."""
+    flag, comment = _latest_subquery("flag"), _latest_subquery("comment")
+    flags_pending = and_(Response.flags != "", flag.c.decision.is_(None))
+    comments_pending = and_(Response.comment.is_not(None), comment.c.decision.is_(None))
+    row = session.execute(
+        select(func.count(case((flags_pending, 1))), func.count(case((comments_pending, 1))))
+        .select_from(Response)
+        .join(flag, flag.c.response_id == Response.id, isouter=True)
+        .join(comment, comment.c.response_id == Response.id, isouter=True)
+        .where(Response.desk_id.in_(desk_ids), Response.day.between(period.start, period.end),
+               or_(Response.flags != "", Response.comment.is_not(None)))).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def _count_rows(session: Session, desk_ids: list[int], period: Period, dimension: str):
