@@ -281,3 +281,25 @@ def test_the_first_possible_period_has_no_trend_before_it(org, manager):
     assert page.status_code == 200
     assert manager.get(f"/dashboard/KEC-A/loket/{desk().id}?period=0001").status_code == 200
     assert manager.get("/dashboard/KEC-A?period=0000").status_code == 400
+
+
+def test_pending_flag_count_reads_only_the_flagged_index(org):
+    """The queue counts on the dashboard must not read every response of the period (a
+    year of a busy agency is half a million rows): SQLite's planner must pick the partial
+    index, with the statement's real bound parameters, over ix_response_desk_day."""
+    from survey.review import pending_count_query
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is checked on SQLite, whose planner is deterministic here")
+    fill(org)
+    desks = [desk("L1").id, desk("L2").id]
+    query = pending_count_query("flag", desks, date(2024, 5, 1), date(2024, 5, 31))
+    compiled = query.compile(db.engine, compile_kwargs={"render_postcompile": True})
+    params = tuple(v.isoformat() if isinstance(v, date) else v
+                   for v in (compiled.params[name] for name in compiled.positiontup))
+    plan = " ".join(str(row[-1]) for row in db.session.connection().exec_driver_sql(
+        "EXPLAIN QUERY PLAN " + str(compiled), params))
+    assert "COVERING INDEX ix_response_flagged" in plan, plan
+    assert db.session.scalar(query) == 6
+    assert db.session.scalar(pending_count_query(
+        "comment", desks, date(2024, 5, 1), date(2024, 5, 31))) == 2

@@ -8,17 +8,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..ikm.compare import Comparison, DeskScreen, compare, screen_desks
 from ..ikm.engine import ElementEstimate, Estimate, GroupResult, estimate_groups
 from ..ikm.stats import StratumStats
-from ..models import Agency, CountRollup, FollowUp, Response, Service
+from ..models import Agency, CountRollup, FollowUp, Service
 from ..periods import Period, PeriodError
 from ..results import queries
 from ..results.rollups import period_filter
-from ..review import _latest_subquery
+from ..review import pending_count
 
 TREND_PERIODS = 6
 WEEKDAYS_ID = ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min")
@@ -199,20 +199,10 @@ def _trend(session: Session, scope: queries.AgencyScope, period: Period,
 
 
 def _pending_counts(session: Session, desk_ids: list[int], period: Period) -> tuple[int, int]:
-    """Flagged responses and comments of the period still waiting for a decision, counted
-    as `review.pending_count` counts them, but both in one pass over the period's
-    responses instead of one pass per kind (the pass is most of the cost)."""
-    flag, comment = _latest_subquery("flag"), _latest_subquery("comment")
-    flags_pending = and_(Response.flags != "", flag.c.decision.is_(None))
-    comments_pending = and_(Response.comment.is_not(None), comment.c.decision.is_(None))
-    row = session.execute(
-        select(func.count(case((flags_pending, 1))), func.count(case((comments_pending, 1))))
-        .select_from(Response)
-        .join(flag, flag.c.response_id == Response.id, isouter=True)
-        .join(comment, comment.c.response_id == Response.id, isouter=True)
-        .where(Response.desk_id.in_(desk_ids), Response.day.between(period.start, period.end),
-               or_(Response.flags != "", Response.comment.is_not(None)))).one()
-    return int(row[0] or 0), int(row[1] or 0)
+    """Flagged responses and comments of the period still waiting for a decision; each
+    count reads only its partial index (flagged rows, commented rows), not the period."""
+    return tuple(pending_count(session, kind, desk_ids, period.start, period.end)
+                 for kind in ("flag", "comment"))
 
 
 def _count_rows(session: Session, desk_ids: list[int], period: Period, dimension: str):
