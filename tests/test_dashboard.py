@@ -15,6 +15,7 @@ from survey.database import utcnow
 from survey.extensions import db
 from survey.ikm.standards import display_decimal
 from survey.models import (
+    Agency,
     AuditEvent,
     ChainEntry,
     FollowUp,
@@ -303,3 +304,23 @@ def test_pending_flag_count_reads_only_the_flagged_index(org):
     assert db.session.scalar(query) == 6
     assert db.session.scalar(pending_count_query(
         "comment", desks, date(2024, 5, 1), date(2024, 5, 31))) == 2
+
+
+def test_dashboard_all_and_verified_variants_equal_the_engine_on_those_scopes(org):
+    """The dashboard derives "all responses" from the clean and flagged statistics it has
+    already read; it must equal the engine run on the "all" scope read afresh."""
+    from survey.dashboard import services
+    from survey.periods import parse_period
+    from survey.results import queries
+
+    fill(org, flagged=7)
+    agency = db.session.scalar(select(Agency).where(Agency.code == "KEC-A"))
+    period = parse_period("2024-05")
+    board = services.build(db.session, agency, period)
+    scope = queries.agency_scope(db.session, agency)
+    for scope_name, shown in (("all", board.everything), ("verified", board.verified),
+                              ("clean", board.estimate)):
+        expected = queries.compute_groups(db.session, [scope], period, scope_name).get("KEC-A")
+        expected = expected.estimate if expected else None
+        assert shown == expected, scope_name
+    assert board.everything.n == board.estimate.n + board.n_flagged == 80
