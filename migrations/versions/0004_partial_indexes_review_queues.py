@@ -23,9 +23,9 @@ COMMENTED = sa.text("comment IS NOT NULL")
 
 
 def upgrade():
-    op.create_index('ix_response_flagged', 'response', ['desk_id', 'day', 'flags'],
+    op.create_index('ix_response_flagged', 'response', ['desk_id', 'day', 'flags', 'id'],
                     sqlite_where=FLAGGED, postgresql_where=FLAGGED)
-    op.create_index('ix_response_commented', 'response', ['desk_id', 'day'],
+    op.create_index('ix_response_commented', 'response', ['desk_id', 'day', 'id'],
                     sqlite_where=COMMENTED, postgresql_where=COMMENTED)
 
 
