@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, current_app, g, redirect, request
 from flask_babel import get_locale
 
 bp = Blueprint("i18n", __name__)
@@ -47,18 +47,39 @@ def switch(code: str):
     return response
 
 
+# Group and decimal separators of the interface languages, as Babel's CLDR data has them
+# (a test compares the two): formatting by hand is three times faster than
+# babel.numbers, and a dashboard prints about two thousand numbers. Other locales go
+# through Babel.
+SEPARATORS = {"id": (".", ","), "en": (",", ".")}
+
+
 def number(value: float | None, places: int = 2) -> str:
     """A number in the visitor's convention, rounded half-up like the reports: 85,04 in
     Indonesian, 85.04 in English; an em dash when there is no value."""
-    from babel.numbers import format_decimal
-
-    from .ikm.standards import display_decimal
-
     if value is None:
         return "—"
-    pattern = "#,##0" + ("." + "0" * places if places else "")
-    return format_decimal(display_decimal(value, places), format=pattern,
-                          locale=current_locale())
+    locale = getattr(g, "number_locale", None)
+    if locale is None:
+        locale = g.number_locale = current_locale()
+    return format_number(value, places, locale)
+
+
+def format_number(value: float, places: int, locale: str) -> str:
+    from .ikm.standards import display_decimal
+
+    rounded = display_decimal(value, places)
+    separators = SEPARATORS.get(locale)
+    if separators is None:
+        from babel.numbers import format_decimal
+
+        pattern = "#,##0" + ("." + "0" * places if places else "")
+        return format_decimal(rounded, format=pattern, locale=locale)
+    text = f"{rounded:,.{places}f}"
+    group, decimal = separators
+    if (group, decimal) == (",", "."):
+        return text
+    return text.replace(",", "\0").replace(".", decimal).replace("\0", group)
 
 
 def percent(value: float | None, places: int = 1) -> str:
