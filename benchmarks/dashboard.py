@@ -545,17 +545,15 @@ def report(runs: list[BackendRun], data: Data, args: argparse.Namespace,
             cells.append(f"{ms(median(t))} ({ms(percentile(t, 90))} / {ms(max(t))})"
                          if t else "-")
         goal = next((u.goal for u in urls(0) if u.label == label), False)
-        rows.append([label, *cells, "< 300 ms" if goal else ""])
+        size = runs[0].sizes[label]
+        rows.append([label, *cells, "< 300 ms" if goal else "",
+                     f"{size / 1024:,.0f} KiB" if size >= 1024 else f"{size} B"])
     rows.append(["first year page in a fresh process (cold)",
-                 *(ms(r.cold["first_s"]) if r.cold else "-" for r in runs), ""])
+                 *(ms(r.cold["first_s"]) if r.cold else "-" for r in runs), "", ""])
     rows.append(["  its app start (import + create_app), not in the request",
-                 *(ms(r.cold["app_s"]) if r.cold else "-" for r in runs), ""])
-    print(table(["page", *names, "goal"], rows))
+                 *(ms(r.cold["app_s"]) if r.cold else "-" for r in runs), "", ""])
+    print(table(["page", *names, "goal", "body"], rows))
     print()
-    if runs:
-        print("page sizes: " + ", ".join(f"{label} {runs[0].sizes[label] / 1024:,.0f} KiB"
-                                          for label in runs[0].sizes))
-        print()
     print("## databases (one-off builds, cached in benchmarks/out and PostgreSQL)")
     rows = []
     for r in runs:
