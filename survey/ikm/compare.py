@@ -25,7 +25,9 @@ from survey.ikm.engine import (
     Estimate,
     GroupResult,
     estimate_groups,
+    ratio_estimates,
     stratum_brackets,
+    variance_weights,
 )
 from survey.ikm.lazy import special
 from survey.ikm.standards import DEFAULT_STANDARD, Standard, get_standard
@@ -207,7 +209,7 @@ def leave_one_out(
     (totals, and covariances that are quadratic forms in the ratios with per-stratum
     coefficient matrices), so each rest is a sum of all strata but one. ``None`` where
     the rest has nothing to estimate from (all weights zero)."""
-    k, J = len(strata), len(standard.elements)
+    k = len(strata)
     if k < 2:
         return [None] * k
     c = np.array(standard.weights(weights), dtype=np.float64)
@@ -219,7 +221,7 @@ def leave_one_out(
     f = np.where(ok_fpc, n / np.where(pop > 0, pop, 1.0), 0.0)
 
     def rest_terms(w: np.ndarray, fpc: np.ndarray) -> tuple[np.ndarray, ...]:
-        coef = np.where(n > 1, (1.0 - fpc) * w * w / np.maximum(n - 1.0, 1.0), 0.0)
+        coef = variance_weights(w, fpc, n)
         return tuple(_exclusive_sums(t) for t in (
             w[:, None] * dcnt, w[:, None] * dsy, coef[:, None, None] * b1,
             coef[:, None, None] * pp, coef[:, None, None] * b3))
@@ -234,14 +236,9 @@ def leave_one_out(
     x, a = (np.where(pick, s_, p_) for s_, p_ in zip(stratified[:2], pooled[:2], strict=True))
     c1, c2, c3 = (np.where(pick[:, :, None], s_, p_)
                   for s_, p_ in zip(stratified[2:], pooled[2:], strict=True))
-    answered = (x > 0).all(axis=1)
-    xs = np.where(x > 0, x, 1.0)
-    ratio = a / xs
-    mm = (c1 - c2 * ratio[:, None, :] - np.swapaxes(c2, 1, 2) * ratio[:, :, None]
-          + c3 * (ratio[:, :, None] * ratio[:, None, :]))
-    cov = mm / (xs[:, :, None] * xs[:, None, :])
-    var = np.maximum(np.einsum("rjk,j,k->r", cov, c, c), 0.0)
-    ikm = ratio.sum(axis=1) / J if weights == "exact" else ratio @ c
+    answered_el, _ratio, _cov, var, ikm = ratio_estimates(x, a, c1, c2, c3, c,
+                                                          weights == "exact")
+    answered = answered_el.all(axis=1)
     se = np.sqrt(var)
     n_rest = int(n.sum()) - n.astype(np.int64)
     pop_total = int(pop.sum()) - pop.astype(np.int64)

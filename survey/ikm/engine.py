@@ -404,6 +404,34 @@ def stratum_brackets(strata: list[StratumStats]) -> tuple[np.ndarray, ...]:
     return dcnt, dsy, b1, pp, b3
 
 
+def variance_weights(w: np.ndarray, f: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Each stratum's factor (1 - f) w^2 / (n - 1) on its brackets; 0 for a single
+    respondent, who carries no variance information."""
+    coef = np.zeros(np.shape(n), dtype=np.float64)
+    np.divide((1.0 - f) * w * w, n - 1.0, out=coef, where=n > 1)
+    return coef
+
+
+def ratio_estimates(x: np.ndarray, a: np.ndarray, c1: np.ndarray, c2: np.ndarray,
+                    c3: np.ndarray, c: np.ndarray, exact: bool) -> tuple[np.ndarray, ...]:
+    """The one implementation of the index and its linearised variance, per result, from
+    sums over the result's strata: X_j and A_j (weighted answered counts and score sums)
+    and the brackets of :func:`stratum_brackets` weighted by (1 - f) w^2 / (n - 1), summed
+    (c1, c2, c3). The covariance of the element ratios R = A / X is
+    (C1 - C2 R' - C2' R + C3 R R') / (X X'); the index is their mean (exact weights) or
+    weighted sum. Returns (answered, ratios, covariances, index variances, index)."""
+    answered = x > 0
+    ratio = np.zeros_like(x)
+    np.divide(a, x, out=ratio, where=answered)
+    xs = np.where(answered, x, 1.0)
+    quad = (c1 - c2 * ratio[:, None, :] - np.swapaxes(c2, 1, 2) * ratio[:, :, None]
+            + c3 * (ratio[:, :, None] * ratio[:, None, :]))
+    cov = quad / (xs[:, :, None] * xs[:, None, :])
+    var = np.maximum(np.einsum("rjk,j,k->r", cov, c, c), 0.0)
+    ikm = ratio.sum(axis=1) / ratio.shape[1] if exact else ratio @ c
+    return answered, ratio, cov, var, ikm
+
+
 def _segment_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(values, starts, axis=0)
 
@@ -617,28 +645,19 @@ class _Batch:
         pop_s = np.array([p if p is not None else 0 for p in self.pop_of], dtype=np.float64)
         mem_s = np.concatenate([np.arange(S), np.arange(S)])
         starts = np.concatenate([np.arange(S), S + first_a])
-        mem_r = np.concatenate([np.arange(S), S + agency_of_s])
         mem_w = np.concatenate([np.ones(S), np.where(stratified_s, pop_s / n_s, 1.0)])
         mem_f = np.concatenate([self.f_of, np.where(stratified_s, self.f_of, 0.0)])
         h_res = np.concatenate([np.ones(S, dtype=np.int64), size_a])
 
         x = _segment_sum(mem_w[:, None] * dcnt[mem_s], starts)            # X_j
         a = _segment_sum(mem_w[:, None] * dsy[mem_s], starts)             # weighted sums
-        answered = x > 0
-        ratio = np.zeros_like(x)
-        np.divide(a, x, out=ratio, where=answered)                         # R_j
-        rm = ratio[mem_r]
-        mm = (b1[mem_s] - pp[mem_s] * rm[:, None, :]
-              - np.swapaxes(pp[mem_s], 1, 2) * rm[:, :, None]
-              + b3[mem_s] * (rm[:, :, None] * rm[:, None, :]))
         n_mem = n_s[mem_s]
-        coef = np.zeros(mem_s.shape[0])
-        np.divide((1.0 - mem_f) * mem_w * mem_w, n_mem - 1.0, out=coef, where=n_mem > 1)
-        xs = np.where(answered, x, 1.0)
-        cov = _segment_sum(coef[:, None, None] * mm, starts) / (xs[:, :, None] * xs[:, None, :])
+        coef = variance_weights(mem_w, mem_f, n_mem)
+        c1, c2, c3 = (_segment_sum(coef[:, None, None] * b[mem_s], starts)
+                      for b in (b1, pp, b3))
+        answered, ratio, cov, var, ikm = ratio_estimates(x, a, c1, c2, c3, self.c,
+                                                         self.exact)
         var_el = np.maximum(np.diagonal(cov, axis1=1, axis2=2), 0.0)
-        var = np.maximum(np.einsum("rjk,j,k->r", cov, self.c, self.c), 0.0)
-        ikm = ratio.sum(axis=1) / J if self.exact else ratio @ self.c
         n_res = _segment_sum(n_mem, starts)
         df = n_res - h_res
         n_el = _segment_sum(dcnt[mem_s], starts)                           # n_j
