@@ -10,7 +10,7 @@ in the morning, no Sundays or public holidays, volume growing by a quarter over 
 years; lognormal desk sizes, desk-specific answer distributions, profile fields, ~5%
 comments, ~3% flagged (QR and kiosk only), 10% one-time-ticket (verified), 5% paper with
 10% of answers left blank. The database is built with benchmarks/engine.py's building
-blocks (schema, ``survey.admin.services``, bulk load, ``rollups.rebuild``); then, through
+blocks (schema, ``survey.core.org``, bulk load, ``rollups.rebuild``); then, through
 the application's own functions, a handful of review decisions (flags released and kept,
 comments published and hidden), follow-up plan rows, and the four semesters closed, so
 that none of the page's sections is empty.
@@ -66,11 +66,10 @@ from engine import (
 )
 from sqlalchemy import func, or_, select
 
-from survey import review
-from survey.admin import services as org
-from survey.database import write_transaction
-from survey.extensions import db
-from survey.models import (
+from survey.core import org as org
+from survey.core import review
+from survey.core.db import db, write_transaction
+from survey.core.models import (
     AGE_BANDS,
     EDUCATIONS,
     OCCUPATIONS,
@@ -83,7 +82,7 @@ from survey.models import (
     ReviewDecision,
     User,
 )
-from survey.periods import parse_period
+from survey.core.periods import parse_period
 
 FIRST = date(2024, 1, 1)
 LAST = date(2025, 12, 31)
@@ -203,7 +202,7 @@ FOLLOW_UPS = (("2025-S2", "U3", "Tambah petugas loket pada jam sibuk", "done"),
 def build(data: Data, seed: int) -> dict[str, Any]:
     """engine.py's build (schema, organisation, bulk load, rollups.rebuild), then users,
     review decisions, follow-up plan rows and closed periods through the application."""
-    from survey.dashboard import followups
+    from survey.core.results import followups
 
     meta = build_main(data)
 
@@ -251,7 +250,7 @@ def released_ids(session) -> set[int]:
 def sql_clean_count(session, key: str, desk_ids: list[int] | None = None) -> int:
     """Clean responses of the period, counted from the response table: not flagged at
     submission, or released by their latest review decision, with at least one answer."""
-    from survey.models import Answer
+    from survey.core.models import Answer
 
     p = parse_period(key)
     latest = (select(ReviewDecision.decision)
@@ -363,7 +362,7 @@ def get(client, url: Url, headers: dict[str, str]) -> tuple[float, int, str]:
 
 
 def api_token(app) -> str:
-    from survey.api import tokens
+    from survey.core import apitokens as tokens
 
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == MANAGER))
@@ -420,7 +419,7 @@ def run_backend(target: Target, data: Data, args: argparse.Namespace, checks: Ch
                            f"{run.expected[key]:,} vs {in_data:,} "
                            f"({time.perf_counter() - t0:.1f} s)")
             run.expected["desk"] = sql_clean_count(session, "2025", [desk_ids[0]])
-            for _, key in PAGES:  # the review queues' own count (survey.review.pending_count)
+            for _, key in PAGES:  # the review queues' own count (survey.core.review.pending_count)
                 p = parse_period(key)
                 run.expected[f"pending {key}"] = tuple(
                     review.pending_count(session, kind, desk_ids, p.start, p.end)
@@ -485,11 +484,11 @@ def run_backend(target: Target, data: Data, args: argparse.Namespace, checks: Ch
 
 
 def profile_build(target: Target, instance: Path, key: str, out: Path) -> None:
-    """cProfile of survey.dashboard.services.build for one period (warm)."""
+    """cProfile of survey.core.results.dashboard.build for one period (warm)."""
     import cProfile
     import pstats
 
-    from survey.dashboard import services
+    from survey.core.results import dashboard as services
 
     app = make_app(target, instance)
     with app.app_context():

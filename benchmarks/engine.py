@@ -16,7 +16,7 @@
     and with none (the rollup functions replaced by no-ops).
 
 The databases are built through the application's schema (``db.create_all``, the seeded
-standards, agencies/desks/services/volumes through ``survey.admin.services``). The 1M raw
+standards, agencies/desks/services/volumes through ``survey.core.org``). The 1M raw
 responses and their answers are bulk-loaded (executemany on SQLite, COPY on PostgreSQL;
 no hash-chain entries), then ``rollups.rebuild`` computes the rollups exactly as the app
 keeps them, and the benchmark checks rollups == raw rows. Databases are cached in
@@ -50,12 +50,9 @@ from benchlib import OUT, median, ms, percentile, table
 from sqlalchemy import func, select, text
 
 from survey import create_app
-from survey.admin import services as org
-from survey.database import write_transaction
-from survey.extensions import db
-from survey.ikm.engine import Estimate, GroupResult
-from survey.ikm.stats import reduce_rows
-from survey.models import (
+from survey.core import org as org
+from survey.core.db import db, write_transaction
+from survey.core.models import (
     AGE_BANDS,
     EDUCATIONS,
     OCCUPATIONS,
@@ -68,10 +65,12 @@ from survey.models import (
     Service,
     StatsRollup,
 )
-from survey.periods import parse_period
-from survey.responses import NewResponse, record_responses
-from survey.results import queries, rollups
-from survey.seed import seed_standards
+from survey.core.periods import parse_period
+from survey.core.responses import NewResponse, record_responses
+from survey.core.results import queries, rollups
+from survey.core.seed import seed_standards
+from survey.ikm.engine import Estimate, GroupResult
+from survey.ikm.stats import reduce_rows
 
 SEMESTER = parse_period("2024-S1")
 PARTIAL = parse_period("2024-01-15..2024-06-14")  # 4 whole months + 2 partial ones
@@ -616,12 +615,12 @@ PARENT = "MPP"  # a Mal Pelayanan Publik grouping the 50 agencies, for the dashb
 
 def dashboard_timings(codes: Sequence[str], period: Any, repeat: int, checks: Checks,
                       label: str) -> dict[str, list[float]]:
-    """Time what the agency dashboard page assembles (survey.dashboard.services.build: the
+    """Time what the agency dashboard page assembles (survey.core.results.dashboard.build: the
     index, verified/all variants, desks, services, a 6-period trend, arrivals, profile,
     review queue, children) for one agency and for a parent over all 50 agencies. The
     parent is added to the cached database on first use (it changes no other result)."""
     try:
-        from survey.dashboard import services as dashboard
+        from survey.core.results import dashboard as dashboard
     except ImportError:
         return {}
     session = db.session
@@ -996,7 +995,7 @@ def ikm_compute(data: Data, repeat: int, expected: dict[str, GroupResult], check
 
 
 def rollup_modes() -> dict[str, dict[str, Callable[..., int]]]:
-    """What to replace in survey.results.rollups for each mode of (e): all rollups kept;
+    """What to replace in survey.core.results.rollups for each mode of (e): all rollups kept;
     the statistics rollups only (count rollups off, when the app has them); none."""
 
     def noop(*_args: Any, **_kwargs: Any) -> int:

@@ -49,12 +49,12 @@ def build(url: str, rows: int, seed: int = 7) -> dict:
     answers blank), comments on 10%, and the hash chain over all of them."""
     from sqlalchemy import text
 
-    from survey import ledger
-    from survey.admin import services as org
-    from survey.chain import GENESIS, link_hash
-    from survey.extensions import db
-    from survey.models import Element
-    from survey.seed import seed_standards
+    from survey.core import ledger
+    from survey.core import org as org
+    from survey.core.chain import GENESIS, link_hash
+    from survey.core.db import db
+    from survey.core.models import Element
+    from survey.core.seed import seed_standards
 
     app = make_app(url, Path(tempfile.mkdtemp()))
     started = time.perf_counter()
@@ -164,10 +164,10 @@ def peak_mb() -> float:
 
 def measure(url: str, what: str) -> dict:
     """Runs in its own process: the export to a file, or the chain verification."""
-    from survey.exports import service
-    from survey.extensions import db
-    from survey.models import Agency
-    from survey.periods import parse_period
+    from survey.core.db import db
+    from survey.core.exports import service
+    from survey.core.models import Agency
+    from survey.core.periods import parse_period
 
     app = make_app(url, Path(tempfile.mkdtemp()))
     with app.app_context():
@@ -185,7 +185,7 @@ def measure(url: str, what: str) -> dict:
                     size += len(chunk)
             result = {"rows": rows, "bytes": size}
         else:
-            from survey import ledger
+            from survey.core import ledger
 
             report = ledger.verify(db.session)
             result = {"rows": report.length, "intact": report.broken is None}

@@ -184,9 +184,9 @@ def prepare_survey(database: Database, instance: Path) -> str:
     """The application's schema, the standard questionnaires, one agency with one desk and
     one service; returns the desk's public path."""
     from survey import create_app
-    from survey.admin import services as org
-    from survey.extensions import db
-    from survey.seed import seed_standards
+    from survey.core import org as org
+    from survey.core.db import db
+    from survey.core.seed import seed_standards
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database.uri, "SECRET_KEY": SECRET,
                       "TESTING": True, "INSTANCE_PATH": str(instance)})

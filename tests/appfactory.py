@@ -11,8 +11,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from survey import create_app
-from survey.config import database_uri
-from survey.extensions import db
+from survey.core.config import database_uri
+from survey.core.db import db
 
 TEST_SECRET = "test-secret-key-not-for-production"
 PUBLIC_BASE = "https://survey.example.go.id"

@@ -9,15 +9,17 @@ from pathlib import Path
 
 import pytest
 from appfactory import drop_everything, make_app
+from factories import SetupMark
 from flask import Flask
 
-from survey.extensions import db
+from survey.core.db import db
 
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    from survey.seed import seed_standards
+    from survey.core.seed import seed_standards
 
+    SetupMark.reset()
     application = make_app(tmp_path)
     with application.app_context():
         if db.engine.dialect.name == "postgresql":
@@ -51,14 +53,14 @@ def org(ctx):
     """A small organisation: agency KEC-A with desks L1 and L2, a service, volumes."""
     from datetime import date
 
-    from survey.admin import services as s
+    from factories import ORG as s
 
     s.create_agency(db.session, "KEC-A", "Kecamatan A")
     l1 = s.create_desk(db.session, "KEC-A", "L1", "Loket 1")
     s.create_desk(db.session, "KEC-A", "L2", "Loket 2")
     s.create_service(db.session, "KEC-A", "KTP", "KTP-el", "ID card", ["L1", "L2"])
     s.set_volume(db.session, l1, "month", date(2024, 5, 1), 450)
-    db.session.commit()
+    SetupMark.take(db.session)
     return s
 
 

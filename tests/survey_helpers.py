@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from survey.extensions import db
-from survey.models import Desk
+from survey.core.db import db
+from survey.core.models import Desk
 
 
 def form_fields(html: str) -> dict[str, str]:
@@ -23,7 +23,7 @@ def answers(score: int = 3, count: int = 9) -> dict[str, str]:
 
 
 def desk(code: str = "L1", agency: str | None = None) -> Desk:
-    from survey.models import Agency
+    from survey.core.models import Agency
 
     query = db.session.query(Desk).filter(Desk.code == code)
     if agency:

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from survey_helpers import csrf_from, desk, login, make_user
 from test_dashboard import fill
 
-from survey import tickets
-from survey.access import POLICY, PUBLIC
-from survey.extensions import db
-from survey.models import Agency, ReportingPeriod, Response, Service, User
+from survey.core import tickets
+from survey.core.db import db
+from survey.core.models import Agency, ReportingPeriod, Response, Service, User
+from survey.web.access import POLICY, PUBLIC
 
 ROLES = ("admin", "agency_manager", "auditor", "desk_staff")
 

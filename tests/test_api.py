@@ -12,8 +12,8 @@ from sqlalchemy import select
 from survey_helpers import make_user
 from test_dashboard import fill
 
-from survey.extensions import db
-from survey.models import ApiToken
+from survey.core.db import db
+from survey.core.models import ApiToken
 
 
 def token_for(runner, email: str) -> str:
@@ -87,8 +87,8 @@ def test_manager_token_is_scoped_to_their_agencies(org, client, runner):
 
 
 def test_revoked_or_inactive_tokens_stop_working(org, client, auditor_token):
-    from survey.database import utcnow
-    from survey.models import User
+    from survey.core.db import utcnow
+    from survey.core.models import User
 
     assert get(client, "/api/v1/agencies", auditor_token).status_code == 200
     db.session.scalar(select(User).where(User.email == "aud@bpk.go.id")).active = False

@@ -9,9 +9,8 @@ from appfactory import TEST_SECRET, make_app
 from sqlalchemy import text
 
 from survey import create_app
-from survey.config import DEFAULT_SECRET_KEY, InsecureConfigError, database_uri
-from survey.database import write_transaction
-from survey.extensions import db
+from survey.core.config import DEFAULT_SECRET_KEY, InsecureConfigError, database_uri
+from survey.core.db import db, write_transaction
 
 
 def test_config_precedence_defaults_instance_env_test_config(tmp_path, monkeypatch):
@@ -124,8 +123,9 @@ def test_sqlite_write_transactions_begin_immediate(tmp_path):
 
 
 def test_write_transaction_rolls_back_on_error(app):
-    from survey.admin import services as org
-    from survey.models import Agency
+    from factories import ORG as org
+
+    from survey.core.models import Agency
 
     with app.app_context():
         with pytest.raises(RuntimeError), write_transaction(db.session):
@@ -135,7 +135,7 @@ def test_write_transaction_rolls_back_on_error(app):
 
 
 def test_home_page_lists_agencies_and_active_desks(app, client, org):
-    from survey.models import Desk
+    from survey.core.models import Desk
 
     with app.app_context():
         desk = db.session.query(Desk).filter_by(code="L2").one()

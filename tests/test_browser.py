@@ -38,10 +38,11 @@ from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from survey_helpers import desk  # noqa: E402
 
-from survey.chain import receipt_code  # noqa: E402
-from survey.desks.services import qr_image  # noqa: E402
-from survey.extensions import db  # noqa: E402
-from survey.models import ChainEntry, Element, Response  # noqa: E402
+from survey.core import qr  # noqa: E402
+from survey.core.chain import receipt_code  # noqa: E402
+from survey.core.db import db  # noqa: E402
+from survey.core.models import ChainEntry, Element, Response  # noqa: E402
+from survey.web.urls import survey_url  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -139,7 +140,7 @@ def test_scanning_the_desk_qr_code_leads_to_the_form_and_a_stored_response(
         app, server, page, tmp_path, monkeypatch):
     d = desk("L1")
     monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", server)
-    png, mimetype = qr_image(d, "png")
+    png, mimetype = qr.image(survey_url(d), "png")
     assert mimetype == "image/png"
     (tmp_path / "qr.png").write_bytes(png)
     decoded = subprocess.run(["zbarimg", "-q", "--raw", str(tmp_path / "qr.png")],

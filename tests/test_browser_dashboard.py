@@ -27,7 +27,7 @@ from survey_helpers import desk, make_user  # noqa: E402
 from test_browser import ARTIFACTS, CHROMIUM_ARGS  # noqa: E402
 from test_dashboard import fill  # noqa: E402
 
-from survey.extensions import db  # noqa: E402
+from survey.core.db import db  # noqa: E402
 from survey.ikm.standards import display_decimal  # noqa: E402
 
 pytestmark = pytest.mark.slow

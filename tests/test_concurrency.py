@@ -11,13 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from factories import SetupMark
 from live_server import gunicorn
 from sqlalchemy import func, select
 
-from survey import ledger, tickets
-from survey.chain import GENESIS, link_hash
-from survey.extensions import db
-from survey.models import ChainEntry, Desk, Response
+from survey.core import ledger, tickets
+from survey.core.chain import link_hash
+from survey.core.db import db
+from survey.core.models import ChainEntry, Desk, Response
 
 pytestmark = pytest.mark.slow
 
@@ -72,10 +73,12 @@ def count_responses() -> int:
 
 
 def assert_linear_chain() -> int:
-    """Every link follows the previous one (seq 1..n, each hash over its predecessor)."""
+    """Every link after the fixture's audited setup follows the previous one (seq base+1..
+    base+n, each hash over its predecessor); returns n."""
     fresh_snapshot()
-    prev, seq = GENESIS, 0
-    for entry in db.session.scalars(select(ChainEntry).order_by(ChainEntry.seq)):
+    prev, seq = SetupMark.head, SetupMark.links
+    for entry in db.session.scalars(select(ChainEntry).where(ChainEntry.seq > seq)
+                                    .order_by(ChainEntry.seq)):
         seq += 1
         assert entry.seq == seq
         response = db.session.get(Response, entry.ref_id)
@@ -85,7 +88,7 @@ def assert_linear_chain() -> int:
                                        ledger.response_payload(row, answers))
         prev = entry.hash
     assert ledger.head(db.session) == (seq, prev)
-    return seq
+    return seq - SetupMark.links
 
 
 def test_one_ticket_used_by_100_at_once_stores_exactly_one(server):

@@ -11,10 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from survey_helpers import csrf_from, desk, forget_request_state, login, make_user
 
-from survey.database import utcnow
-from survey.extensions import db
-from survey.ikm.standards import display_decimal
-from survey.models import (
+from survey.core.db import db, utcnow
+from survey.core.models import (
     Agency,
     AuditEvent,
     ChainEntry,
@@ -24,7 +22,8 @@ from survey.models import (
     ReviewDecision,
     StatsRollup,
 )
-from survey.responses import NewResponse, record_responses
+from survey.core.responses import NewResponse, record_responses
+from survey.ikm.standards import display_decimal
 
 MAY = datetime(2024, 5, 14, 3, tzinfo=UTC)
 
@@ -288,7 +287,7 @@ def test_pending_flag_count_reads_only_the_flagged_index(org):
     """The queue counts on the dashboard must not read every response of the period (a
     year of a busy agency is half a million rows): SQLite's planner must pick the partial
     index, with the statement's real bound parameters, over ix_response_desk_day."""
-    from survey.review import pending_count_query
+    from survey.core.review import pending_count_query
 
     if db.engine.dialect.name != "sqlite":
         pytest.skip("the plan is checked on SQLite, whose planner is deterministic here")
@@ -309,9 +308,9 @@ def test_pending_flag_count_reads_only_the_flagged_index(org):
 def test_dashboard_all_and_verified_variants_equal_the_engine_on_those_scopes(org):
     """The dashboard derives "all responses" from the clean and flagged statistics it has
     already read; it must equal the engine run on the "all" scope read afresh."""
-    from survey.dashboard import services
-    from survey.periods import parse_period
-    from survey.results import queries
+    from survey.core.periods import parse_period
+    from survey.core.results import dashboard as services
+    from survey.core.results import queries
 
     fill(org, flagged=7)
     agency = db.session.scalar(select(Agency).where(Agency.code == "KEC-A"))

@@ -10,7 +10,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from survey.extensions import db
+from survey.core.db import db
 
 
 @pytest.fixture
@@ -35,15 +35,15 @@ def test_upgrade_then_autogenerate_finds_no_difference(empty_app):
 def test_migrated_database_enforces_append_only_and_has_the_chain_head(empty_app):
     from datetime import UTC, datetime
 
-    from survey.models import Desk
-    from survey.responses import NewResponse, record_responses
-    from survey.seed import seed_standards
+    from survey.core.models import Desk
+    from survey.core.responses import NewResponse, record_responses
+    from survey.core.seed import seed_standards
 
     with empty_app.app_context():
         upgrade()
         assert db.session.execute(text("SELECT seq FROM chain_head WHERE id = 1")).scalar() == 0
         seed_standards(db.session)
-        from survey.admin import services as org
+        from factories import ORG as org
 
         org.create_agency(db.session, "A", "A")
         desk: Desk = org.create_desk(db.session, "A", "L1", "L1")

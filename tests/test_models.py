@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
-from survey.extensions import db
-from survey.models import (
+from survey.core.db import db
+from survey.core.models import (
     Agency,
     Answer,
     Desk,
@@ -19,7 +19,7 @@ from survey.models import (
     ServiceVolume,
     Ticket,
 )
-from survey.responses import NewResponse, record_responses
+from survey.core.responses import NewResponse, record_responses
 
 NOW = datetime(2024, 5, 6, 9, 41, tzinfo=UTC)
 

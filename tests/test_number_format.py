@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from babel.numbers import format_decimal
 
-from survey.i18n import format_number
 from survey.ikm.standards import display_decimal
+from survey.web.i18n import format_number
 
 
 @pytest.mark.parametrize("locale", ["id", "en"])

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select
 from survey_helpers import csrf_from, desk, forget_request_state, login, make_user
 
-from survey import ledger
-from survey.extensions import db
-from survey.models import AuditEvent, ChainEntry, Response, Service
+from survey.core import ledger
+from survey.core.db import db
+from survey.core.models import AuditEvent, ChainEntry, Response, Service
 
 ELEMENTS = [f"U{i}" for i in range(1, 10)]
 

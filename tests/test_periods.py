@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from survey.periods import PeriodError, current_period, last_closed, parse_period
+from survey.core.periods import PeriodError, current_period, last_closed, parse_period
 
 
 @pytest.mark.parametrize("key, start, end, kind", [

@@ -14,14 +14,14 @@ import pytest
 from survey_helpers import desk
 from test_dashboard import fill
 
-from survey.admin.services import get_agency
-from survey.dashboard import services
-from survey.dashboard.services import Dashboard
-from survey.exports.report import number_id, render_html, render_pdf
-from survey.extensions import db
+from survey.core.db import db
+from survey.core.exports.report import number_id, render_html, render_pdf
+from survey.core.models import FollowUp
+from survey.core.org.agencies import get_agency
+from survey.core.periods import parse_period
+from survey.core.results import dashboard as services
+from survey.core.results.dashboard import Dashboard
 from survey.ikm.standards import display_decimal
-from survey.models import FollowUp
-from survey.periods import parse_period
 
 GENERATED = datetime(2024, 6, 3, 2, 30, tzinfo=UTC)
 CHAPTERS = ("BAB I", "PENDAHULUAN", "BAB II", "PENGUMPULAN DATA", "BAB III", "HASIL",

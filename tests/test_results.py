@@ -12,19 +12,18 @@ import pytest
 from sqlalchemy import select
 from survey_helpers import assert_same_results
 
-from survey.database import write_transaction
-from survey.extensions import db
+from survey.core.db import db, write_transaction
+from survey.core.models import Desk, ReviewDecision, Service, StatsRollup
+from survey.core.periods import parse_period
+from survey.core.responses import NewResponse, record_responses
+from survey.core.results import queries, raw
 from survey.ikm.cli import main as ikm_main
-from survey.models import Desk, ReviewDecision, Service, StatsRollup
-from survey.periods import parse_period
-from survey.responses import NewResponse, record_responses
-from survey.results import queries, rollups
 
 
 def seed_responses(org, seed=7, per_desk=(120, 45), start=date(2024, 4, 20), days=70):
     """Random responses over two desks, with blanks, flags, services and verification."""
     rng = np.random.default_rng(seed)
-    from survey.models import Agency
+    from survey.core.models import Agency
 
     desks = db.session.scalars(select(Desk).join(Agency).where(Agency.code == "KEC-A")
                                .order_by(Desk.code)).all()
@@ -58,9 +57,9 @@ def test_live_rollups_equal_a_rebuild(org):
     live = _rollup_table()
     assert live and {k[1] for k in live} == {"clean", "flagged", "verified", "service"}
     with write_transaction(db.session):
-        rollups.rebuild(db.session)
+        raw.rebuild_rollups(db.session)
     assert _rollup_table() == live
-    assert not rollups.missing_rollups(db.session)
+    assert not raw.missing_rollups(db.session)
 
 
 def test_rebuild_command_restores_deleted_rollups(app, org, runner):
@@ -68,7 +67,7 @@ def test_rebuild_command_restores_deleted_rollups(app, org, runner):
     live = _rollup_table()
     db.session.execute(StatsRollup.__table__.delete())
     db.session.commit()
-    assert rollups.missing_rollups(db.session)
+    assert raw.missing_rollups(db.session)
     result = runner.invoke(args=["ikm", "rebuild-rollups"])
     assert result.exit_code == 0 and "Rebuilt rollups" in result.output
     db.session.expire_all()
@@ -83,7 +82,7 @@ def test_rollup_statistics_equal_raw_rows(org, period, scope):
     p = parse_period(period)
     ids = [d.id for d in db.session.scalars(select(Desk))]
     assert queries.desk_statistics(db.session, ids, p.start, p.end, scope) == \
-        queries.raw_desk_statistics(db.session, ids, p.start, p.end, scope)
+        raw.raw_desk_statistics(db.session, ids, p.start, p.end, scope)
 
 
 def test_clean_excludes_flagged_and_a_release_brings_it_back(org):
@@ -97,19 +96,19 @@ def test_clean_excludes_flagged_and_a_release_brings_it_back(org):
         assert every[key] == clean[key] + flagged.get(key, clean[key].zeros(9))
     assert sum(s.n for s in flagged.values()) > 0
     # A review decision releases one flagged response: the raw computation follows it.
-    from survey.models import Response
+    from survey.core.models import Response
 
     victim = db.session.scalar(select(Response).where(Response.flags != "").limit(1))
     db.session.add(ReviewDecision(response_id=victim.id, kind="flag", decision="release",
                                   reason="same family, different visits"))
     db.session.commit()
-    raw = queries.raw_desk_statistics(db.session, ids, p.start, p.end, "clean")
+    from_rows = raw.raw_desk_statistics(db.session, ids, p.start, p.end, "clean")
     key = (victim.desk_id, victim.questionnaire_id)
-    assert raw[key].n == clean[key].n + 1
+    assert from_rows[key].n == clean[key].n + 1
 
 
 def test_populations_monthly_daily_prorated_and_unknown(org):
-    from survey.admin import services as s
+    from factories import ORG as s
 
     l1 = db.session.scalar(select(Desk).where(Desk.code == "L1"))
     l2 = db.session.scalar(select(Desk).where(Desk.code == "L2"))
@@ -132,7 +131,7 @@ def test_populations_monthly_daily_prorated_and_unknown(org):
 
 def export_csv(path, agency_code: str, period) -> None:
     """The canonical columns `ikm compute` reads, written straight from the database."""
-    from survey.models import Agency, Answer, Element, Response
+    from survey.core.models import Agency, Answer, Element, Response
 
     rows = db.session.execute(
         select(Response.id, Desk.code, Element.code, Answer.score)
@@ -210,7 +209,7 @@ def test_report_errors(app, org, runner, args, message):
 
 def test_parent_agency_aggregates_its_childrens_desks(app, org, runner):
     org.create_agency(db.session, "MPP", "Mal Pelayanan Publik")
-    from survey.models import Agency
+    from survey.core.models import Agency
 
     kec = db.session.scalar(select(Agency).where(Agency.code == "KEC-A"))
     kec.parent = db.session.scalar(select(Agency).where(Agency.code == "MPP"))

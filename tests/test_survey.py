@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy import func, select
 from survey_helpers import answers, desk, open_form, service_id
 
-from survey import tickets
-from survey.database import utcnow
-from survey.extensions import db
-from survey.models import ChainEntry, Response, StatsRollup, Ticket
+from survey.core import tickets
+from survey.core.db import db, utcnow
+from survey.core.models import ChainEntry, Response, StatsRollup, Ticket
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def app(tmp_path):
     (the too_fast signal has its own test)."""
     from appfactory import drop_everything, make_app
 
-    from survey.seed import seed_standards
+    from survey.core.seed import seed_standards
 
     application = make_app(tmp_path, SURVEY_MIN_FILL_SECONDS=0)
     with application.app_context():
@@ -105,7 +104,7 @@ def test_submit_stores_and_redirects_to_the_receipt(org, client):
             stored_response.occupation) == ("P", "30-39", "S1", None)
     assert stored_response.comment == "Pelayanan cepat."
     assert stored_response.flags == ""
-    chain_hash = db.session.scalar(select(ChainEntry.hash))
+    chain_hash = db.session.scalar(select(ChainEntry.hash).where(ChainEntry.kind == "response"))
     assert receipt == f"{chain_hash[:5].upper()}-{chain_hash[5:10].upper()}"
     thanks = client.get(response.headers["Location"]).get_data(as_text=True)
     assert receipt in thanks and "Terima kasih" in thanks

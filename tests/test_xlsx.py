@@ -17,18 +17,18 @@ import pytest
 from survey_helpers import desk
 from test_dashboard import fill
 
-from survey.admin.services import get_agency
-from survey.dashboard import services
-from survey.dashboard.services import Dashboard
-from survey.exports import csvfile
-from survey.exports.rows import ExportScope, export_rows
-from survey.exports.xlsx import write_workbook
-from survey.extensions import db
+from survey.core.db import db
+from survey.core.exports import csvfile
+from survey.core.exports.rows import ExportScope, export_rows
+from survey.core.exports.xlsx import write_workbook
+from survey.core.models import FollowUp
+from survey.core.org.agencies import get_agency
+from survey.core.periods import parse_period
+from survey.core.responses import NewResponse, record_responses
+from survey.core.results import dashboard as services
+from survey.core.results import queries
+from survey.core.results.dashboard import Dashboard
 from survey.ikm.engine import GroupResult, estimate_groups
-from survey.models import FollowUp
-from survey.periods import parse_period
-from survey.responses import NewResponse, record_responses
-from survey.results import queries
 
 try:
     import openpyxl

@@ -20,8 +20,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
-CATALOGUE = ROOT / "survey" / "translations" / "id" / "LC_MESSAGES" / "messages.po"
-METHODS = [("survey/**.py", "python"), ("survey/templates/**.html", "jinja2")]
+CATALOGUE = ROOT / "survey" / "web" / "translations" / "id" / "LC_MESSAGES" / "messages.po"
+METHODS = [("survey/**.py", "python"), ("survey/web/templates/**.html", "jinja2")]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None,
             "lazy_ngettext": (1, 2)}
 
@@ -87,13 +87,13 @@ def main(argv: list[str]) -> int:
     if command == "update":
         subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
                         "babel.cfg", "-k", "_l", "-k", "lazy_gettext", "-o",
-                        "survey/translations/messages.pot", "--no-location", "--sort-output",
+                        "survey/web/translations/messages.pot", "--no-location", "--sort-output",
                         "."], cwd=ROOT, check=True, capture_output=True)
         subprocess.run([sys.executable, "-m", "babel.messages.frontend", "update", "-i",
-                        "survey/translations/messages.pot", "-d", "survey/translations",
+                        "survey/web/translations/messages.pot", "-d", "survey/web/translations",
                         "--no-fuzzy-matching", "--ignore-obsolete", "-w", "100"],
                        cwd=ROOT, check=True, capture_output=True)
-        (ROOT / "survey/translations/messages.pot").unlink()
+        (ROOT / "survey/web/translations/messages.pot").unlink()
         return 0
     if command == "compile":
         catalog = load()

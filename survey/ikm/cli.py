@@ -1,4 +1,5 @@
-"""``ikm``: compute the index from CSV files, without the web application.
+"""``ikm``: compute the index from CSV files, without the web application. This module only
+reads the command line; the work is survey.ikm.compute, .table and .bundle.
 
     ikm compute RESPONSES.csv [--populations POP.csv] [--standard CODE]
                 [--weights exact|0.111|0.11] [--confidence 0.95] [--format json|table]
@@ -16,16 +17,12 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from survey.ikm.csvio import CsvError, read_populations, read_responses
-from survey.ikm.engine import Estimate, GroupResult, estimate_groups, to_json_dict
-from survey.ikm.standards import (
-    DEFAULT_STANDARD,
-    STANDARDS,
-    WEIGHT_MODES,
-    display_decimal,
-    get_standard,
-)
-from survey.ikm.stats import StratumStats
+from survey.ikm import bundle
+from survey.ikm.compute import compute
+from survey.ikm.csvio import CsvError
+from survey.ikm.engine import to_json_dict
+from survey.ikm.standards import DEFAULT_STANDARD, STANDARDS, WEIGHT_MODES
+from survey.ikm.table import render_table
 
 EXIT_INPUT = 2
 
@@ -93,17 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _verify(bundle: str, public_key: str) -> int:
-    """Imported lazily: verification needs `cryptography`, the engine does not."""
-    from survey.bundle import verify
-
+def _verify(path: str, public_key: str) -> int:
     try:
         with open(public_key, "rb") as fh:
             pem = fh.read()
     except OSError as exc:
         _fail(f"cannot read the public key: {exc}")
         return EXIT_INPUT
-    report = verify(bundle, pem)
+    report = bundle.verify(path, pem)
     sys.stdout.write(report.text())
     return 0 if report.ok else 1
 
@@ -112,119 +106,6 @@ def _fail(message: str, stream: TextIO | None = None) -> None:
     out = stream or sys.stderr
     out.write("ikm: error: " + message.encode("utf-8", "backslashreplace").decode("utf-8")
               + "\n")
-
-
-def compute(responses: str, populations: str | None, standard: str = DEFAULT_STANDARD,
-            weights: str = "exact", confidence: float = 0.95) -> dict[str, GroupResult]:
-    """Read the files and estimate every agency. Desks that appear only in the population
-    file (under an agency that has responses) are kept as desks without respondents, so
-    the agency's row says that its estimate does not cover them."""
-    stats = read_responses(responses, standard)
-    pops = read_populations(populations) if populations else {}
-    groups: dict[str, dict[str, StratumStats]] = {}
-    for (agency, desk), s in stats.items():
-        groups.setdefault(agency, {})[desk] = s
-    nested: dict[str, dict[str, int | None]] = {}
-    n_elements = len(get_standard(standard).elements)
-    for (agency, desk), pop in pops.items():
-        if agency not in groups:
-            continue
-        groups[agency].setdefault(desk, StratumStats.zeros(n_elements))
-        nested.setdefault(agency, {})[desk] = pop
-    return estimate_groups(groups, nested, standard, weights, confidence)
-
-
-# ---------------------------------------------------------------------------------------
-# Table output
-
-
-def _r2(value: float) -> str:
-    return str(display_decimal(value, 2))
-
-
-def _row(est: Estimate, desk: str) -> list[str]:
-    probs = est.grade_probabilities
-    p_grade = (_r2(probs[est.grade]) if probs is not None and est.grade is not None
-               else "-")
-    if est.required_sample is None:
-        target = "-"
-    else:
-        target = f"{est.required_sample}{'' if est.sample_adequate else ' (short)'}"
-    lowest = ", ".join(f"{e.code} {_r2(e.nrr_converted)}" for e in est.lowest_elements(3))
-    return [
-        est.agency or "",
-        desk,
-        est.method or "",
-        str(est.n),
-        str(est.population) if est.population is not None else "-",
-        f"{_r2(100 * est.response_fraction)}%" if est.response_fraction is not None else "-",
-        _r2(est.ikm_converted),
-        f"{est.grade} {est.grade_label}" if est.grade else "- (n < 10)",
-        p_grade,
-        _r2(est.se_converted),
-        f"{_r2(est.ci[0])} - {_r2(est.ci[1])}",
-        target,
-        lowest,
-    ]
-
-
-HEADER = ["agency", "desk", "method", "n", "N", "n/N", "IKM", "grade", "P(grade)", "SE",
-          "CI", "KM target", "lowest elements"]
-
-
-def render_table(results: list[GroupResult], standard: str, weights: str,
-                 confidence: float, only_desk: str | None = None) -> str:
-    """A plain-text table rounded for humans (half-up, two decimals). With ``only_desk``
-    just that desk's row (still computed within its agency, with its agency's phi_pool)."""
-    rows: list[list[str]] = []
-    notes: list[str] = []
-    for g in sorted(results, key=lambda r: r.agency):
-        if only_desk is not None:
-            pass
-        elif g.estimate is not None:
-            rows.append(_row(g.estimate, "(all)"))
-        else:
-            rows.append([g.agency, "(all)", g.method, "0", *["-"] * 9])
-            notes.append(f"{g.agency}: no estimate ({g.not_estimable.get(None, '')})")
-        for desk in sorted(set(g.desks) | {d for d in g.not_estimable if d is not None}):
-            if only_desk is not None and desk != only_desk:
-                continue
-            if desk in g.desks:
-                rows.append(_row(g.desks[desk], desk))
-            else:
-                rows.append([g.agency, desk, "", "0", *["-"] * 9])
-                notes.append(f"{g.agency}/{desk}: no estimate ({g.not_estimable[desk]})")
-        if only_desk is not None:
-            if only_desk in g.desks:
-                notes.extend(f"{g.agency}/{only_desk}: {e}"
-                             for e in g.desks[only_desk].data_errors)
-        elif g.estimate is not None:
-            notes.extend(f"{g.agency}: {e}" for e in g.estimate.data_errors)
-            if g.estimate.single_respondent_strata:
-                notes.append(f"{g.agency}: single-respondent desks add no variance: "
-                             + ", ".join(g.estimate.single_respondent_strata))
-    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
-    numeric = {3, 4, 5, 6, 8, 9}
-
-    def fmt(r: list[str]) -> str:
-        cells = [c.rjust(w) if i in numeric else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(r, widths, strict=True))]
-        return "  ".join(cells).rstrip()
-
-    pct = _r2(100 * confidence).rstrip("0").rstrip(".")
-    lines = [
-        f"IKM ({standard}, weights {weights}); CI = published {pct}% interval; "
-        "converted scale 25-100",
-        "",
-        fmt(HEADER),
-        fmt(["-" * w for w in widths]),
-        *(fmt(r) for r in rows),
-        "",
-        "Intervals cover sampling error only; QR responses are self-selected, so read n/N "
-        "beside every index.",
-    ]
-    lines.extend(f"! {n}" for n in notes)
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

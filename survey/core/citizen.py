@@ -1,0 +1,127 @@
+"""The citizen's side: the directory of desks on the home page, finding a desk by its
+public link, and storing one submitted questionnaire (idempotent, with its one-time
+ticket consumed in the same transaction)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from survey.core import tickets
+from survey.core.chain import receipt_code
+from survey.core.db import write_transaction
+from survey.core.models import Agency, ChainEntry, Desk, Response
+from survey.core.responses import NewResponse, record_responses
+
+
+@dataclass
+class SurveyInput:
+    """A questionnaire as the citizen submitted it (parsed and checked by the form)."""
+
+    answers: dict[str, int] = field(default_factory=dict)
+    service_id: int | None = None
+    profile: dict[str, str | None] = field(default_factory=dict)
+    comment: str | None = None
+    idempotency_key: str | None = None
+    honeypot: bool = False
+    served_token: str | None = None
+
+
+def is_low(answers: dict[str, int]) -> bool:
+    """Answers low enough to point the citizen to the national complaint channel."""
+    if not answers:
+        return False
+    scores = list(answers.values())
+    return min(scores) == 1 or sum(scores) / len(scores) < 2.5
+
+
+def agency_directory(session: Session) -> list[Agency]:
+    """Every agency with its active desks, parents first, for the home page."""
+    agencies = session.scalars(
+        select(Agency)
+        .options(selectinload(Agency.desks), selectinload(Agency.children))
+        .order_by(Agency.code)
+    ).all()
+    return [a for a in agencies if a.parent_id is None]
+
+
+def active_desks(agency: Agency) -> list[Desk]:
+    return [d for d in agency.desks if d.active]
+
+
+def desk_by_slug(session: Session, slug: str) -> Desk | None:
+    """The desk with its agency and services (its questionnaire comes from the cache in
+    survey.core.questionnaires: the form needs two queries, not six)."""
+    if "\x00" in slug:  # from the URL; PostgreSQL refuses NUL in a text parameter
+        return None
+    return session.scalar(
+        select(Desk).where(Desk.slug == slug)
+        .options(joinedload(Desk.agency), selectinload(Desk.services)))
+
+
+def desk_by_id(session: Session, desk_id: int) -> Desk | None:
+    return session.scalar(
+        select(Desk).where(Desk.id == desk_id)
+        .options(joinedload(Desk.agency), selectinload(Desk.services)))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    receipt: str
+    low: bool
+    masked_numbers: int = 0
+    replayed: bool = False
+
+
+class IdempotencyConflict(Exception):
+    """The key was already used for a submission at another desk."""
+
+
+def _replay(session: Session, key: str, desk_id: int) -> Outcome | None:
+    row = session.execute(
+        select(Response, ChainEntry.hash)
+        .join(ChainEntry, (ChainEntry.kind == "response") & (ChainEntry.ref_id == Response.id))
+        .where(Response.idempotency_key == key)
+        .options(selectinload(Response.answers))
+    ).first()
+    if row is None:
+        return None
+    response, chain_hash = row
+    if response.desk_id != desk_id:
+        raise IdempotencyConflict(key)
+    scores = {str(a.element_id): a.score for a in response.answers}
+    return Outcome(receipt_code(chain_hash), is_low(scores), replayed=True)
+
+
+def submit(session: Session, desk: Desk, data: SurveyInput, *, channel: str,
+           flags: tuple[str, ...], now: datetime, ticket_token: str | None = None) -> Outcome:
+    """Store one citizen response: in one write transaction consume the ticket (if any),
+    insert the response with its answers, extend the chain and the rollups. A repeated
+    idempotency key returns the first submission's outcome and stores nothing."""
+    desk_id = desk.id
+    item = NewResponse(
+        desk_id=desk_id, answers=data.answers, submitted_at=now, channel=channel,
+        service_id=data.service_id, verified=ticket_token is not None, flags=flags,
+        comment=data.comment, idempotency_key=data.idempotency_key, **data.profile)
+    try:
+        with write_transaction(session):
+            if data.idempotency_key:
+                earlier = _replay(session, data.idempotency_key, desk_id)
+                if earlier is not None:
+                    return earlier
+            if ticket_token is not None:
+                tickets.consume(session, ticket_token, now)
+            recorded = record_responses(session, [item])[0]
+    except IntegrityError:
+        # A concurrent request with the same idempotency key committed first.
+        if data.idempotency_key:
+            earlier = _replay(session, data.idempotency_key, desk_id)
+            session.commit()
+            if earlier is not None:
+                return earlier
+        raise
+    return Outcome(recorded.receipt, is_low(data.answers), recorded.masked_numbers)

@@ -1,0 +1,207 @@
+"""Importing responses from the system's canonical CSV format (the export format).
+
+Columns: ``response_id, submitted_at, agency, desk, service, channel, verified, flagged,
+U1..U9 (U1..U14), sex, age, education, occupation, comment``. Required are ``agency``,
+``desk`` and ``U1``..``U9`` (and ``U10``..``U14`` for a desk on the 2004 questionnaire);
+other columns are optional and unknown ones are ignored. ``response_id``, ``verified`` and
+``flagged`` are ignored: an imported response gets a new id and a new link of the chain,
+is never verified (only a one-time ticket proves a visit) and is not flagged.
+
+- ``submitted_at``: ISO 8601 date (stored at 12:00 agency time, like paper) or date-time
+  (without a zone: agency time); empty means now; the future is refused.
+- ``service``: the service CODE of that agency; empty means none.
+- ``channel``: ``paper`` stays paper; anything else is stored as ``import``.
+- scores: ``1``..``4``, or empty for a blank answer.
+- profile: the values of the standard form (survey.core.profile: sex, age, education,
+  occupation); empty means not stated.
+
+All or nothing: the whole file is checked first, and stored in the caller's single
+transaction; the first error names its line and column. A file is imported once: every
+row's idempotency key contains the file's SHA-256, so the same file a second time is
+refused instead of doubling the responses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from survey.core.audit import Actor, record_event
+from survey.core.csvread import check_width, read_table
+from survey.core.db import utcnow
+from survey.core.errors import ValidationError
+from survey.core.models import COMMENT_MAX, Agency, Desk, Questionnaire, Response
+from survey.core.paper import noon
+from survey.core.profile import PROFILE
+from survey.core.responses import NewResponse, record_responses
+
+ELEMENT_CODES = tuple(f"U{i}" for i in range(1, 15))
+REQUIRED = ("agency", "desk", *ELEMENT_CODES[:9])
+SCORES = {"": None, "1": 1, "2": 2, "3": 3, "4": 4}
+BATCH = 1000
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    count: int
+    by_channel: dict[str, int]
+    agencies: list[str]
+    sha256: str
+
+
+@dataclass(frozen=True)
+class _AgencyInfo:
+    agency: Agency
+    desks: dict[str, tuple[Desk, tuple[str, ...]]]  # code -> desk, its element codes
+    services: dict[str, int]
+
+
+class _RowError(ValidationError):
+    def __init__(self, column: str | None, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def _load(session: Session, allowed: set[int] | None) -> dict[str, _AgencyInfo]:
+    agencies = session.scalars(select(Agency).options(
+        selectinload(Agency.desks).selectinload(Desk.questionnaire)
+        .selectinload(Questionnaire.elements),
+        selectinload(Agency.services)))
+    return {
+        a.code: _AgencyInfo(
+            a, {d.code: (d, tuple(e.code for e in d.questionnaire.elements)) for d in a.desks},
+            {s.code: s.id for s in a.services})
+        for a in agencies if allowed is None or a.id in allowed
+    }
+
+
+def _moment(raw: str, timezone: str, now: datetime) -> datetime:
+    text = raw.strip()
+    if not text:
+        return now
+    try:
+        if _DATE.fullmatch(text):
+            moment = noon(date.fromisoformat(text), timezone)
+        else:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    except ValueError:
+        raise _RowError("submitted_at", f"{raw!r} is not an ISO 8601 date or time "
+                        "(e.g. 2024-05-31 or 2024-05-31T10:00:00+07:00)") from None
+    if moment > now:
+        raise _RowError("submitted_at", f"{text} lies in the future")
+    return moment
+
+
+def _row(table, cells: list[str], known: dict[str, _AgencyInfo], unknown_agency: str,
+         now: datetime, key: str) -> NewResponse:
+    def cell(column: str) -> str:
+        return table.cell(cells, column).strip()
+
+    agency_code = cell("agency")
+    info = known.get(agency_code)
+    if info is None:
+        raise _RowError("agency", unknown_agency.format(agency_code) if agency_code
+                        else "agency is empty")
+    desk_code = cell("desk")
+    if desk_code not in info.desks:
+        raise _RowError("desk", f"agency {agency_code} has no desk {desk_code!r}")
+    desk, codes = info.desks[desk_code]
+    answers: dict[str, int] = {}
+    for code in ELEMENT_CODES:
+        if code in codes and code.lower() not in table.columns:
+            raise _RowError(None, f"desk {agency_code}/{desk_code} uses a questionnaire with "
+                            f"{codes[0]}..{codes[-1]}, but the header has no column {code}")
+        raw = cell(code)
+        if code not in codes:
+            if raw:
+                raise _RowError(code, f"desk {agency_code}/{desk_code} has no element {code} "
+                                "on its questionnaire; leave the cell empty")
+            continue
+        if raw not in SCORES:
+            raise _RowError(code, f"score {raw[:20]!r} is not 1, 2, 3, 4 or empty")
+        if SCORES[raw] is not None:
+            answers[code] = SCORES[raw]
+    service_code, service_id = cell("service"), None
+    if service_code:
+        service_id = info.services.get(service_code)
+        if service_id is None:
+            raise _RowError("service", f"agency {agency_code} has no service {service_code!r}")
+    profile: dict[str, str | None] = {}
+    for column, allowed in PROFILE.items():
+        raw = cell(column)
+        if raw and raw not in allowed:
+            raise _RowError(column, f"{raw[:20]!r} is not one of {', '.join(allowed)} "
+                            "(or empty)")
+        profile[column] = raw or None
+    comment = table.cell(cells, "comment")
+    if len(comment.strip()) > COMMENT_MAX:
+        raise _RowError("comment", f"longer than {COMMENT_MAX} characters")
+    return NewResponse(
+        desk_id=desk.id, answers=answers,
+        submitted_at=_moment(cell("submitted_at"), info.agency.timezone, now),
+        channel="paper" if cell("channel").lower() == "paper" else "import",
+        service_id=service_id, comment=comment or None, idempotency_key=key, **profile)
+
+
+def parse_csv(session: Session, data: bytes, allowed: set[int] | None,
+              now: datetime | None = None) -> tuple[list[int], list[NewResponse]]:
+    """Check a whole file; returns the line of each response and the responses. Raises
+    ValidationError naming the first bad line (and column)."""
+    now = now or utcnow()
+    table = read_table(data, REQUIRED)
+    known = _load(session, allowed)
+    unknown = "unknown agency {!r}" + ("" if allowed is None else
+                                       " (or not one of your agencies)")
+    digest = hashlib.sha256(data).hexdigest()[:40]
+    lines: list[int] = []
+    items: list[NewResponse] = []
+    for line, cells in table.records:
+        check_width(table, line, cells)
+        try:
+            items.append(_row(table, cells, known, unknown, now, f"csv-{digest}-{line}"))
+        except _RowError as exc:
+            where = f"line {line}" + (f", column {exc.column}" if exc.column else "")
+            raise ValidationError(f"{where}: {exc}") from None
+        lines.append(line)
+    if not items:
+        raise ValidationError("the file has no responses after the header")
+    return lines, items
+
+
+def import_csv(session: Session, data: bytes, *, allowed: set[int] | None,
+               actor: Actor, filename: str | None = None,
+               now: datetime | None = None) -> ImportSummary:
+    """Check and store a file in the caller's transaction (batches through
+    `record_responses`, which extends the chain and the rollups), with one audit event."""
+    lines, items = parse_csv(session, data, allowed, now)
+    first_key = items[0].idempotency_key
+    if session.scalar(select(Response.id).where(Response.idempotency_key == first_key)):
+        raise ValidationError("this file was already imported; nothing was stored again")
+    for start in range(0, len(items), BATCH):
+        batch = items[start:start + BATCH]
+        try:
+            record_responses(session, batch)
+        except ValidationError as exc:
+            match = re.match(r"response (\d+): (.*)", str(exc), re.S)
+            index, reason = ((int(match.group(1)) - 1, match.group(2)) if match
+                             else (0, str(exc)))
+            raise ValidationError(f"line {lines[start + index]}: {reason}") from None
+    agencies = sorted(session.scalars(
+        select(Agency.code).join(Desk).where(Desk.id.in_({i.desk_id for i in items}))
+        .distinct()))
+    by_channel = dict(Counter(i.channel for i in items))
+    digest = hashlib.sha256(data).hexdigest()
+    record_event(session, "responses_imported", actor, target=",".join(agencies)[:200],
+                 details={"responses": len(items), "channels": by_channel,
+                          "file": (filename or "")[:200], "sha256": digest})
+    return ImportSummary(len(items), by_channel, agencies, digest)

@@ -1,0 +1,253 @@
+"""Appending to the hash chain inside the caller's transaction.
+
+The chain head is one locked row, so concurrent submissions queue for the few microseconds
+the append takes and the chain stays linear. The payload functions here are the only
+definition of what a link covers; verification uses the same functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, cast, event, func, insert, select
+from sqlalchemy.orm import Session
+
+from survey.core.chain import GENESIS, link_hash
+from survey.core.models import ChainEntry, ChainHead
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def response_payload(row: Mapping[str, Any], answers: Mapping[int, int]) -> dict[str, Any]:
+    """What a response link covers: every stored field and every answer (element id ->
+    score). The idempotency key is transport detail, not content, and is left out."""
+    return {
+        "id": int(row["id"]),
+        "desk_id": int(row["desk_id"]),
+        "service_id": row["service_id"],
+        "questionnaire_id": int(row["questionnaire_id"]),
+        "submitted_at": _iso(row["submitted_at"]),
+        "day": row["day"].isoformat(),
+        "hour": int(row["hour"]),
+        "channel": row["channel"],
+        "verified": bool(row["verified"]),
+        "flags": row["flags"],
+        "sex": row["sex"],
+        "age": row["age"],
+        "education": row["education"],
+        "occupation": row["occupation"],
+        "comment": row["comment"],
+        "answers": {str(k): int(v) for k, v in sorted(answers.items())},
+    }
+
+
+def review_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(row["id"]),
+        "response_id": int(row["response_id"]),
+        "kind": row["kind"],
+        "decision": row["decision"],
+        "reason": row["reason"],
+        "user_id": row["user_id"],
+        "created_at": _iso(row["created_at"]),
+    }
+
+
+def audit_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(row["id"]),
+        "created_at": _iso(row["created_at"]),
+        "user_id": row["user_id"],
+        "actor": row["actor"],
+        "action": row["action"],
+        "target": row["target"],
+        "details": row["details"] or {},
+    }
+
+
+def ensure_head(session: Session) -> None:
+    if session.get(ChainHead, 1) is None:
+        session.add(ChainHead(id=1, seq=0, hash=GENESIS))
+        session.flush()
+
+
+def append(session: Session, links: Iterable[tuple[str, int, dict[str, Any]]]) -> list[str]:
+    """Append (kind, ref_id, payload) links in order; returns their hashes."""
+    links = list(links)
+    if not links:
+        return []
+    head = lock_head(session)
+    seq, prev = head.seq, head.hash
+    rows, hashes = [], []
+    for kind, ref_id, payload in links:
+        seq += 1
+        prev = link_hash(seq, prev, kind, payload)
+        rows.append({"seq": seq, "kind": kind, "ref_id": ref_id, "hash": prev})
+        hashes.append(prev)
+    session.execute(insert(ChainEntry), rows)
+    head.seq, head.hash = seq, prev
+    session.flush()
+    return hashes
+
+
+LOCKED = "survey_chain_head"  # session.info key: the head locked in this transaction
+
+
+def lock_head(session: Session) -> ChainHead:
+    """Lock the chain head for the rest of the transaction. Every write of evidence (a
+    response, a review decision, an audit event) and every rollup update takes this lock
+    first, which keeps the chain linear and rollup read-modify-writes serial. Asking
+    again in the same transaction costs no query."""
+    head = session.info.get(LOCKED)
+    if head is None:
+        head = session.execute(
+            select(ChainHead)
+            .where(ChainHead.id == 1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        session.info[LOCKED] = head
+    return head
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _release(session: Session, transaction) -> None:
+    """The row lock ends with the outermost transaction; so does our note of it."""
+    if transaction.parent is None:
+        session.info.pop(LOCKED, None)
+
+
+def head(session: Session) -> tuple[int, str]:
+    row = session.get(ChainHead, 1)
+    return (row.seq, row.hash) if row else (0, GENESIS)
+
+
+# --- Verification --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first place where the stored chain and the stored rows disagree."""
+
+    position: int
+    kind: str
+    ref_id: int | None
+    problem: str  # changed | deleted | missing | inserted
+
+    def message(self) -> str:
+        what = (f"{self.kind} {self.ref_id}" if self.ref_id is not None and
+                self.problem != "missing" else "a link")
+        explain = {
+            "changed": "the row no longer matches its link: it was changed, or rows were "
+                       "swapped or reordered",
+            "deleted": "the row the link covers is missing: it was deleted",
+            "inserted": "a row exists that no link covers: it was inserted afterwards",
+            "missing": "the link at this position is missing: a row and its link were "
+                       "deleted",
+        }[self.problem]
+        return f"chain broken at position {self.position} ({what}): {explain}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    length: int
+    head: str
+    broken: ChainBreak | None
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _models() -> dict[str, Any]:
+    if not _MODELS:
+        from survey.core.models import Answer, AuditEvent, Response, ReviewDecision
+
+        _MODELS.update(response=Response, review=ReviewDecision, audit=AuditEvent,
+                       answer=Answer)
+    return _MODELS
+
+
+def verify(session: Session, chunk: int = 5000) -> ChainReport:
+    """Recompute every link from the rows it covers, in order; name the first break."""
+    models = _models()
+    prev, expected_seq, last = GENESIS, 1, None
+    after = 0
+    while True:
+        entries = session.execute(
+            select(ChainEntry.seq, ChainEntry.kind, ChainEntry.ref_id, ChainEntry.hash)
+            .where(ChainEntry.seq > after).order_by(ChainEntry.seq).limit(chunk)).all()
+        if not entries:
+            break
+        rows = _load_rows(session, entries, models)
+        for seq, kind, ref_id, stored in entries:
+            if seq != expected_seq:  # a gap in the sequence: a link was removed
+                return ChainReport(expected_seq - 1, prev,
+                                   ChainBreak(expected_seq, kind, ref_id, "missing"))
+            payload = rows.get((kind, ref_id))
+            if payload is None:
+                return ChainReport(seq - 1, prev, ChainBreak(seq, kind, ref_id, "deleted"))
+            if link_hash(seq, prev, kind, payload) != stored:
+                return ChainReport(seq - 1, prev, ChainBreak(seq, kind, ref_id, "changed"))
+            prev, expected_seq, last = stored, seq + 1, seq
+        after = entries[-1][0]
+    length = last or 0
+    recorded = session.get(ChainHead, 1)
+    if recorded is not None and (recorded.seq, recorded.hash) != (length, prev):
+        return ChainReport(length, prev, ChainBreak(length + 1, "head", None, "deleted"))
+    orphan = _unlinked(session, models)
+    if orphan is not None:
+        return ChainReport(length, prev, ChainBreak(length + 1, orphan[0], orphan[1],
+                                                    "inserted"))
+    return ChainReport(length, prev, None)
+
+
+def _load_rows(session: Session, entries, models) -> dict[tuple[str, int], dict]:
+    """The payloads of the rows these links cover: per kind one query over the id range
+    (links of one kind are nearly consecutive), fetched in bulk."""
+    wanted: dict[str, set[int]] = {}
+    for _seq, kind, ref_id, _hash in entries:
+        wanted.setdefault(kind, set()).add(ref_id)
+    payloads: dict[tuple[str, int], dict] = {}
+    for kind, ids in wanted.items():
+        table = models[kind].__table__
+        low, high = min(ids), max(ids)
+        found = {row.id: row._mapping for row in session.execute(
+            select(table).where(table.c.id.between(low, high))).all() if row.id in ids}
+        if kind == "response":
+            # One "element:score,..." string per response: fetching nine rows per
+            # response through the ORM layer cost more than all the hashing.
+            answer = models["answer"].__table__
+            pair = (cast(answer.c.element_id, String) + ":" + cast(answer.c.score, String))
+            answers = {
+                rid: {int(e): int(v) for e, v in (p.split(":") for p in joined.split(","))}
+                for rid, joined in session.execute(
+                    select(answer.c.response_id, func.aggregate_strings(pair, ","))
+                    .where(answer.c.response_id.between(low, high))
+                    .group_by(answer.c.response_id)).all()}
+            for rid, row in found.items():
+                payloads[("response", rid)] = response_payload(row, answers.get(rid, {}))
+        elif kind == "review":
+            for rid, row in found.items():
+                payloads[("review", rid)] = review_payload(row)
+        else:
+            for rid, row in found.items():
+                payloads[("audit", rid)] = audit_payload(row)
+    return payloads
+
+
+def _unlinked(session: Session, models) -> tuple[str, int] | None:
+    """The first row of a chained table that no link covers."""
+    for kind in ("response", "review", "audit"):
+        table = models[kind].__table__
+        row = session.execute(
+            select(table.c.id).where(~select(ChainEntry.seq).where(
+                ChainEntry.kind == kind, ChainEntry.ref_id == table.c.id).exists())
+            .order_by(table.c.id).limit(1)).first()
+        if row is not None:
+            return kind, row[0]
+    return None

@@ -1,0 +1,208 @@
+"""The one write path for responses: every channel (QR form, ticket, kiosk, paper entry,
+CSV import, demo data) stores responses through `record_responses`, so the validation,
+anonymisation, hash chain and rollups are the same for all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, joinedload
+
+from survey.core import ledger, questionnaires
+from survey.core.chain import receipt_code
+from survey.core.errors import ValidationError
+from survey.core.models import (
+    AGE_BANDS,
+    CHANNELS,
+    COMMENT_MAX,
+    EDUCATIONS,
+    OCCUPATIONS,
+    SEXES,
+    Answer,
+    Desk,
+    Response,
+    Service,
+)
+from survey.core.privacy import mask_personal_numbers
+from survey.core.results import rollups
+from survey.core.results.rollups import Contribution
+
+FLAG_NAMES = ("cooldown", "honeypot", "too_fast", "burst")
+
+
+@dataclass(frozen=True)
+class NewResponse:
+    """A response as a channel hands it over; answers map element codes to scores and a
+    missing code is a blank answer (allowed on paper, not on the web form)."""
+
+    desk_id: int
+    answers: Mapping[str, int]
+    submitted_at: datetime
+    channel: str
+    service_id: int | None = None
+    verified: bool = False
+    flags: tuple[str, ...] = ()
+    sex: str | None = None
+    age: str | None = None
+    education: str | None = None
+    occupation: str | None = None
+    comment: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    response_id: int
+    receipt: str
+    masked_numbers: int = 0
+    flags: tuple[str, ...] = field(default_factory=tuple)
+
+
+def coarsen(moment: datetime) -> datetime:
+    """Keep only the hour: enough for the arrival heatmap, too coarse to identify anyone."""
+    if moment.tzinfo is None:
+        raise ValidationError("submission time must carry a time zone")
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Recorded]:
+    """Validate and store responses in the caller's transaction, extending the chain and
+    the rollups.
+
+    All-or-nothing: the first invalid item raises ValidationError (its message names the
+    item number) before anything is written.
+    """
+    if not items:
+        return []
+    desks = _load_desks(session, {item.desk_id for item in items})
+    elements = {d.questionnaire_id: questionnaires.elements(session, d.questionnaire_id)
+                for d in desks.values()}
+    services = _load_services(session, {i.service_id for i in items if i.service_id})
+    rows: list[dict] = []
+    answer_maps: list[dict[int, int]] = []
+    masked_counts: list[int] = []
+    for number, item in enumerate(items, start=1):
+        prefix = f"response {number}: " if len(items) > 1 else ""
+        try:
+            row, answers, masked = _validate(item, desks, elements, services)
+        except ValidationError as exc:
+            raise ValidationError(prefix + str(exc)) from None
+        rows.append(row)
+        answer_maps.append(answers)
+        masked_counts.append(masked)
+
+    ids = session.scalars(
+        insert(Response).returning(Response.id, sort_by_parameter_order=True), rows
+    ).all()
+    answer_rows = [
+        {"response_id": rid, "element_id": eid, "questionnaire_id": row["questionnaire_id"],
+         "score": score}
+        for rid, row, answers in zip(ids, rows, answer_maps, strict=True)
+        for eid, score in answers.items()
+    ]
+    if answer_rows:
+        session.execute(insert(Answer), answer_rows)
+    hashes = ledger.append(
+        session,
+        (
+            ("response", rid, ledger.response_payload({**row, "id": rid}, answers))
+            for rid, row, answers in zip(ids, rows, answer_maps, strict=True)
+        ),
+    )
+    rollups.add_responses(session, [
+        Contribution(row["desk_id"], row["questionnaire_id"], row["day"], row["service_id"],
+                     row["verified"], bool(row["flags"]),
+                     _scores(elements[row["questionnaire_id"]], answers), row["hour"],
+                     row["channel"],
+                     (row["sex"], row["age"], row["education"], row["occupation"]))
+        for row, answers in zip(rows, answer_maps, strict=True)
+    ])
+    return [
+        Recorded(rid, receipt_code(h), masked, tuple(filter(None, row["flags"].split(","))))
+        for rid, h, masked, row in zip(ids, hashes, masked_counts, rows, strict=True)
+    ]
+
+
+def _scores(elements, answers: Mapping[int, int]) -> tuple[int, ...]:
+    """Scores in questionnaire order, 0 for a blank: the rollups' row layout."""
+    return tuple(answers.get(e.id, 0) for e in elements)
+
+
+def _load_desks(session: Session, ids: set[int]) -> dict[int, Desk]:
+    desks = session.scalars(
+        select(Desk).where(Desk.id.in_(ids)).options(joinedload(Desk.agency))
+    ).all()
+    found = {d.id: d for d in desks}
+    missing = ids - found.keys()
+    if missing:
+        raise ValidationError(f"unknown desk id {min(missing)}")
+    return found
+
+
+def _load_services(session: Session, ids: set[int]) -> dict[int, Service]:
+    if not ids:
+        return {}
+    return {s.id: s for s in session.scalars(select(Service).where(Service.id.in_(ids)))}
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise ValidationError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _validate(
+    item: NewResponse, desks: Mapping[int, Desk], questionnaire_elements: Mapping[int, tuple],
+    services: Mapping[int, Service],
+) -> tuple[dict, dict[int, int], int]:
+    desk = desks[item.desk_id]
+    elements = {e.code: e.id for e in questionnaire_elements[desk.questionnaire_id]}
+    answers: dict[int, int] = {}
+    for code, score in item.answers.items():
+        if code not in elements:
+            raise ValidationError(f"element {code!r} is not on this desk's questionnaire")
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 4:
+            raise ValidationError(f"score for {code} must be 1, 2, 3 or 4, not {score!r}")
+        answers[elements[code]] = score
+    if item.channel not in CHANNELS:
+        raise ValidationError(f"unknown channel {item.channel!r}")
+    if item.channel == "ticket" and not item.verified:
+        raise ValidationError("ticket responses are verified")
+    if item.service_id is not None:
+        service = services.get(item.service_id)
+        if service is None or service.agency_id != desk.agency_id:
+            raise ValidationError("the service is not offered by this desk's agency")
+    unknown_flags = set(item.flags) - set(FLAG_NAMES)
+    if unknown_flags:
+        raise ValidationError(f"unknown flag {sorted(unknown_flags)[0]!r}")
+    comment, masked = None, 0
+    if item.comment is not None and item.comment.strip():
+        comment, masked = mask_personal_numbers(item.comment.strip())
+        if len(comment) > COMMENT_MAX:
+            raise ValidationError(f"the suggestion is longer than {COMMENT_MAX} characters")
+    submitted = coarsen(item.submitted_at)
+    local = submitted.astimezone(ZoneInfo(desk.agency.timezone))
+    row = {
+        "desk_id": desk.id,
+        "service_id": item.service_id,
+        "questionnaire_id": desk.questionnaire_id,
+        "submitted_at": submitted,
+        "day": local.date(),
+        "hour": local.hour,
+        "channel": item.channel,
+        "verified": bool(item.verified),
+        "flags": ",".join(f for f in FLAG_NAMES if f in item.flags),
+        "sex": _choice(item.sex, SEXES, "sex"),
+        "age": _choice(item.age, AGE_BANDS, "age band"),
+        "education": _choice(item.education, EDUCATIONS, "education"),
+        "occupation": _choice(item.occupation, OCCUPATIONS, "occupation"),
+        "comment": comment,
+        "idempotency_key": item.idempotency_key or None,
+    }
+    return row, answers, masked

@@ -1,0 +1,294 @@
+"""Everything the agency dashboard shows, assembled from the results queries and the
+engine. No statistics are computed here beyond calling the engine; this module only
+decides what to ask for."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from survey.core.models import Agency, CountRollup, Desk, FollowUp, Service
+from survey.core.periods import Period, PeriodError, current_period
+from survey.core.profile import PROFILE
+from survey.core.results import queries
+from survey.core.results.rollups import period_filter
+from survey.core.review import pending_count, published_comments
+from survey.ikm.compare import Comparison, DeskScreen, compare, screen_desks
+from survey.ikm.engine import ElementEstimate, Estimate, GroupResult, estimate_groups
+from survey.ikm.stats import StratumStats
+
+TREND_PERIODS = 6
+WEEKDAYS_ID = ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min")
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass
+class DeskRow:
+    id: int
+    key: str
+    name: str
+    estimate: Estimate | None
+    rank: int | None
+    screen: DeskScreen | None
+    reason: str | None  # why there is no estimate
+
+
+@dataclass
+class ServiceRow:
+    code: str
+    name: str
+    estimate: Estimate | None
+    rank: int | None
+
+
+@dataclass
+class TrendPoint:
+    period: Period
+    estimate: Estimate | None
+    change: Comparison | None  # against the previous period
+
+
+@dataclass
+class Dashboard:
+    agency: Agency
+    period: Period
+    scope: queries.AgencyScope
+    result: GroupResult
+    estimate: Estimate | None
+    verified: Estimate | None
+    everything: Estimate | None
+    n_clean: int
+    n_flagged: int
+    n_verified: int
+    weakest: tuple[ElementEstimate, ...]
+    desks: list[DeskRow]
+    services: list[ServiceRow]
+    trend: list[TrendPoint]
+    arrivals: dict[tuple[int, int], tuple[int, float | None]]
+    profile: dict[str, list[tuple[str, int]]]
+    channels: dict[str, int]
+    follow_ups: list[FollowUp]
+    pending_flags: int
+    pending_comments: int
+    children: list[tuple[Agency, Estimate | None]] = field(default_factory=list)
+
+
+def _estimate(result: GroupResult | None) -> Estimate | None:
+    return result.estimate if result is not None else None
+
+
+def build(session: Session, agency: Agency, period: Period) -> Dashboard:
+    scope = queries.agency_scope(session, agency)
+    standard = scope.questionnaire.standard
+    inputs = queries.group_inputs(session, [scope], period, "clean")
+    stats = inputs.statistics[standard]
+    pops = inputs.populations[standard]
+    result = estimate_groups(stats, pops, standard)[agency.code]
+    estimate = result.estimate
+    screens = {s.desk: s for s in screen_desks(stats, pops, standard, results={
+        agency.code: result})}
+
+    desk_ids = [d.id for d in scope.desks]
+    flagged = queries.desk_statistics(session, desk_ids, period.start, period.end, "flagged")
+    others = {"verified": queries.compute_groups(session, [scope], period, "verified")
+              .get(agency.code),
+              "all": estimate_groups(_with_flagged(scope, stats[agency.code], flagged), pops,
+                                     standard)[agency.code]}
+    pending_flags, pending_comments = _pending_counts(session, desk_ids, period)
+
+    return Dashboard(
+        agency=agency,
+        period=period,
+        scope=scope,
+        result=result,
+        estimate=estimate,
+        verified=_estimate(others["verified"]),
+        everything=_estimate(others["all"]),
+        n_clean=estimate.n if estimate else 0,
+        n_flagged=sum(s.n for s in flagged.values()),
+        n_verified=(others["verified"].estimate.n
+                    if others["verified"] and others["verified"].estimate else 0),
+        weakest=estimate.lowest_elements(3) if estimate else (),
+        desks=_desk_rows(scope, result, screens),
+        services=_service_rows(session, scope, period, standard),
+        trend=_trend(session, scope, period, estimate),
+        arrivals=_arrivals(session, desk_ids, period),
+        profile=_profile(session, desk_ids, period),
+        channels=_counts(session, desk_ids, period, "channel"),
+        follow_ups=list(session.scalars(
+            select(FollowUp).where(FollowUp.agency_id == agency.id,
+                                   FollowUp.period == period.key)
+            .order_by(FollowUp.element_code, FollowUp.id))),
+        pending_flags=pending_flags,
+        pending_comments=pending_comments,
+        children=_children(session, agency, period),
+    )
+
+
+def _with_flagged(scope: queries.AgencyScope, clean: dict[str, StratumStats],
+                  flagged: dict[tuple[int, int], StratumStats]
+                  ) -> dict[str, dict[str, StratumStats]]:
+    """The "all" scope's statistics, clean plus flagged, as `group_inputs(..., "all")`
+    would read them, from the two already read (the sums are of integers: the same)."""
+    out: dict[str, StratumStats] = {}
+    for d in scope.desks:
+        parts = [s for s in (clean.get(d.key), flagged.get((d.id, d.questionnaire_id)))
+                 if s is not None]
+        if parts and (total := sum(parts[1:], parts[0])).n:
+            out[d.key] = total
+    return {scope.agency.code: out}
+
+
+def _desk_rows(scope: queries.AgencyScope, result: GroupResult,
+               screens: dict[str, DeskScreen]) -> list[DeskRow]:
+    ranked = sorted(result.desks, key=lambda k: -result.desks[k].ikm_converted)
+    ranks = {key: i + 1 for i, key in enumerate(ranked)}
+    rows = [
+        DeskRow(d.id, d.key, d.name, result.desks.get(d.key), ranks.get(d.key), screens.get(d.key),
+                None if d.key in result.desks else result.not_estimable.get(
+                    d.key, "no responses in this period"))
+        for d in scope.desks
+    ]
+    return sorted(rows, key=lambda r: (r.rank is None, r.rank or 0, r.key))
+
+
+def _service_rows(session: Session, scope: queries.AgencyScope, period: Period,
+                  standard: str) -> list[ServiceRow]:
+    """Each service across the desks that offer it (desks as strata, pooled: service
+    volumes are not known per service)."""
+    desk_keys = {d.id: d.key for d in scope.desks}
+    stats = queries.service_statistics(session, list(desk_keys), period.start, period.end)
+    groups: dict[str, dict] = defaultdict(dict)
+    for (service_id, desk_id, _q), s in stats.items():
+        if s.n:
+            groups[str(service_id)][desk_keys[desk_id]] = s
+    if not groups:
+        return []
+    results = estimate_groups(groups, {}, standard)
+    services = {str(s.id): s for s in session.scalars(
+        select(Service).where(Service.id.in_([int(k) for k in groups])))}
+    rows = [ServiceRow(services[k].code, services[k].name_id, results[k].estimate, None)
+            for k in groups]
+    rows.sort(key=lambda r: -(r.estimate.ikm_converted if r.estimate else -1))
+    for i, row in enumerate(rows):
+        row.rank = i + 1 if row.estimate else None
+    return rows
+
+
+def _trend(session: Session, scope: queries.AgencyScope, period: Period,
+           current: Estimate | None) -> list[TrendPoint]:
+    """The last TREND_PERIODS periods up to `period`, whose estimate (`current`) the
+    caller has already computed."""
+    points: list[TrendPoint] = []
+    for p in trend_periods(period):
+        est = current if p == period else _estimate(
+            queries.compute_groups(session, [scope], p).get(scope.agency.code))
+        before = points[-1].estimate if points else None
+        change = compare(est, before) if est is not None and before is not None else None
+        points.append(TrendPoint(p, est, change))
+    return points
+
+
+def _pending_counts(session: Session, desk_ids: list[int], period: Period) -> tuple[int, int]:
+    """Flagged responses and comments of the period still waiting for a decision; each
+    count reads only its partial index (flagged rows, commented rows), not the period."""
+    return tuple(pending_count(session, kind, desk_ids, period.start, period.end)
+                 for kind in ("flag", "comment"))
+
+
+def _count_rows(session: Session, desk_ids: list[int], period: Period, dimension: str):
+    if not desk_ids:
+        return []
+    return session.execute(
+        select(CountRollup.value, func.sum(CountRollup.n), func.sum(CountRollup.answers),
+               func.sum(CountRollup.score_sum))
+        .where(CountRollup.desk_id.in_(desk_ids), CountRollup.dimension == dimension,
+               period_filter(period.start, period.end, CountRollup))
+        .group_by(CountRollup.value)).all()
+
+
+def _counts(session: Session, desk_ids: list[int], period: Period,
+            dimension: str) -> dict[str, int]:
+    return {value: int(n) for value, n, _a, _s in _count_rows(session, desk_ids, period,
+                                                              dimension)}
+
+
+def _arrivals(session: Session, desk_ids: list[int], period: Period
+              ) -> dict[tuple[int, int], tuple[int, float | None]]:
+    """(weekday 0=Mon, hour) -> (responses, mean score of their answers)."""
+    out = {}
+    for value, n, answers, score_sum in _count_rows(session, desk_ids, period, "arrival"):
+        weekday, hour = (int(x) for x in value.split("-"))
+        out[(weekday, hour)] = (int(n), float(score_sum) / answers if answers else None)
+    return out
+
+
+def _profile(session: Session, desk_ids: list[int], period: Period
+             ) -> dict[str, list[tuple[str, int]]]:
+    profile = {}
+    for dimension, values in PROFILE.items():
+        counts = _counts(session, desk_ids, period, dimension)
+        profile[dimension] = [(v, counts.get(v, 0)) for v in values] + [("", counts.get("", 0))]
+    return profile
+
+
+def _children(session: Session, agency: Agency, period: Period
+              ) -> list[tuple[Agency, Estimate | None]]:
+    """The agencies directly below this one (an MPP's tenants) with their own index."""
+    children = list(session.scalars(select(Agency).where(Agency.parent_id == agency.id)
+                                    .order_by(Agency.code)))
+    if not children:
+        return []
+    scopes = queries.agency_scopes(session, children)
+    results = queries.compute_groups(session, scopes, period)
+    return [(c, _estimate(results.get(c.code))) for c in children]
+
+
+def default_period(today: date) -> Period:
+    """The current semester: what a unit reports on."""
+    return current_period("semester", today)
+
+
+def trend_periods(period: Period) -> list[Period]:
+    """The last TREND_PERIODS periods of the same kind, ending with `period` (fewer near
+    the year 1)."""
+    periods = [period]
+    for _ in range(TREND_PERIODS - 1):
+        try:
+            periods.insert(0, periods[0].previous())
+        except PeriodError:
+            break
+    return periods
+
+
+@dataclass
+class DeskBoard:
+    """One desk's page: its index in the period and over the last periods (each computed
+    within its agency, as on the agency page), and its published comments."""
+
+    ref: queries.DeskRef
+    desk: Desk
+    scope: queries.AgencyScope
+    estimate: Estimate | None
+    points: list[tuple[Period, Estimate | None]]
+    comments: list[tuple[str, str]]
+
+
+def build_desk(session: Session, agency: Agency, desk_id: int, period: Period
+               ) -> DeskBoard | None:
+    """The desk's page data, or None when the desk is not one of the agency's (on its
+    questionnaire)."""
+    scope = queries.agency_scope(session, agency)
+    ref = next((d for d in scope.desks if d.id == desk_id), None)
+    if ref is None:
+        return None
+    points = []
+    for p in trend_periods(period):
+        result = queries.compute_groups(session, [scope], p).get(agency.code)
+        points.append((p, result.desks.get(ref.key) if result else None))
+    return DeskBoard(ref, session.get(Desk, desk_id), scope, points[-1][1], points,
+                     published_comments(session, [desk_id], period.start, period.end))

@@ -1,0 +1,279 @@
+"""Every IKM number the application shows comes from here: sufficient statistics per desk
+and period (from the rollups, or from raw rows for checks), service populations from
+ServiceVolume, and the engine run over them. Dashboards, the JSON API, exports and the
+`flask ikm report` command all call `compute_groups` / `agency_report`."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from survey.core.errors import ValidationError
+from survey.core.models import (
+    Agency,
+    Desk,
+    Questionnaire,
+    ServiceVolume,
+    StatsRollup,
+)
+from survey.core.org.agencies import children_map, descendants, get_agency
+from survey.core.periods import Period, add_months, month_end
+from survey.core.questionnaires import element_counts
+from survey.core.results import raw
+from survey.core.results.rollups import decode_many, period_filter, scope_filter
+from survey.ikm.engine import GroupResult, estimate_groups
+from survey.ikm.standards import WEIGHT_MODES, display_decimal
+from survey.ikm.stats import StratumStats, flat_length, reduce_flat
+
+# --- Which desks an agency's figures cover ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeskRef:
+    id: int
+    key: str  # the desk's label inside its group: "L1", or "CHILD/L1" below the agency
+    code: str
+    name: str
+    agency_code: str
+    questionnaire_id: int
+    active: bool
+
+
+def _group_desks(session: Session, agencies: Sequence[Agency]) -> dict[int, list[DeskRef]]:
+    """The desks each agency's figures cover (its own and those below it), for many
+    agencies with two queries in all."""
+    children = children_map(session)
+    codes = {i: code for kids in children.values() for i, code in kids}
+    covered = {a.id: descendants(children, a.id) for a in agencies}
+    wanted = sorted({i for ids in covered.values() for i in ids})
+    by_agency: dict[int, list] = defaultdict(list)
+    for row in session.execute(
+            select(Desk.id, Desk.code, Desk.name, Desk.agency_id, Desk.questionnaire_id,
+                   Desk.active).where(Desk.agency_id.in_(wanted)).order_by(Desk.id)):
+        by_agency[row.agency_id].append(row)
+    out = {}
+    for a in agencies:
+        rows = sorted((r for i in covered[a.id] for r in by_agency[i]), key=lambda r: r.id)
+        out[a.id] = [
+            DeskRef(r.id, r.code if r.agency_id == a.id else f"{codes[r.agency_id]}/{r.code}",
+                    r.code, r.name, codes[r.agency_id], r.questionnaire_id, r.active)
+            for r in rows
+        ]
+    return out
+
+
+# --- Sufficient statistics ---------------------------------------------------------------
+
+
+def desk_statistics(
+    session: Session, desk_ids: Sequence[int], start: date, end: date, scope: str = "clean",
+) -> dict[tuple[int, int], StratumStats]:
+    """Statistics per (desk id, questionnaire id) over [start, end] from the rollups:
+    one query, whole months from monthly rows, the rest from daily rows."""
+    if not desk_ids:
+        return {}
+    rows = session.execute(
+        select(StatsRollup.desk_id, StatsRollup.questionnaire_id, StatsRollup.stats)
+        .where(StatsRollup.desk_id.in_(list(desk_ids)), scope_filter(scope),
+               StatsRollup.service_id == 0, period_filter(start, end))
+    ).all()
+    return _sum_rows(session, [((r[0], r[1]), r[2]) for r in rows])
+
+
+def service_statistics(
+    session: Session, desk_ids: Sequence[int], start: date, end: date,
+) -> dict[tuple[int, int, int], StratumStats]:
+    """Clean statistics per (service id, desk id, questionnaire id) over [start, end]."""
+    if not desk_ids:
+        return {}
+    rows = session.execute(
+        select(StatsRollup.service_id, StatsRollup.desk_id, StatsRollup.questionnaire_id,
+               StatsRollup.stats)
+        .where(StatsRollup.desk_id.in_(list(desk_ids)), StatsRollup.scope == "service",
+               period_filter(start, end))
+    ).all()
+    return _sum_rows(session, [((r[0], r[1], r[2]), r[3]) for r in rows])
+
+
+def _sum_rows(session: Session, rows: list[tuple[tuple, bytes]]) -> dict:
+    widths = element_counts(session)
+    by_questionnaire: dict[int, list[tuple[tuple, bytes]]] = defaultdict(list)
+    for key, blob in rows:
+        by_questionnaire[key[-1]].append((key, blob))
+    out: dict = {}
+    for questionnaire_id, items in by_questionnaire.items():
+        j = widths[questionnaire_id]
+        keys = [k for k, _ in items]
+        index = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+        labels = np.array([index[k] for k in keys])
+        flat = decode_many([bytes(b) for _, b in items], flat_length(j))
+        inverse = list(index)
+        for label, stats in reduce_flat(labels, flat, j).items():
+            out[inverse[label]] = stats
+    return out
+
+
+# --- Populations ---------------------------------------------------------------------------
+
+
+def populations(
+    session: Session, desk_ids: Sequence[int], start: date, end: date
+) -> dict[int, int | None]:
+    """Citizens served per desk over [start, end] (the survey population N), or None when
+    some month of the period has no figure. Per month: the monthly figure when the whole
+    month is in the period (else the sum of daily figures); for a partly covered month the
+    daily figures in range, else the monthly figure prorated by days (rounded half-up)."""
+    if not desk_ids:
+        return {}
+    rows = session.execute(
+        select(ServiceVolume.desk_id, ServiceVolume.granularity, ServiceVolume.period_start,
+               ServiceVolume.count)
+        .where(ServiceVolume.desk_id.in_(list(desk_ids)),
+               ServiceVolume.period_start.between(start.replace(day=1), end))
+    ).all()
+    monthly: dict[tuple[int, date], int] = {}
+    daily: dict[int, list[tuple[date, int]]] = defaultdict(list)
+    for desk_id, granularity, day, count in rows:
+        if granularity == "month":
+            monthly[(desk_id, day)] = count
+        else:
+            daily[desk_id].append((day, count))
+    out: dict[int, int | None] = {}
+    for desk_id in desk_ids:
+        total: int | None = 0
+        month = start.replace(day=1)
+        while month <= end and total is not None:
+            first, last = max(month, start), min(month_end(month), end)
+            whole = first == month and last == month_end(month)
+            in_range = [c for d, c in daily[desk_id] if first <= d <= last]
+            in_month = [c for d, c in daily[desk_id] if month <= d <= month_end(month)]
+            if whole and (desk_id, month) in monthly:
+                total += monthly[(desk_id, month)]
+            elif in_range or (whole and in_month):
+                total += sum(in_range)
+            elif (desk_id, month) in monthly:
+                share = monthly[(desk_id, month)] * ((last - first).days + 1)
+                total += int(display_decimal(share / month_end(month).day, 0))
+            else:
+                total = None
+            month = add_months(month, 1)
+        out[desk_id] = total
+    return out
+
+
+# --- Results ---------------------------------------------------------------------------------
+
+
+@dataclass
+class AgencyScope:
+    """An agency with the desks its figures cover, on one questionnaire."""
+
+    agency: Agency
+    desks: list[DeskRef]
+    questionnaire: Questionnaire
+    excluded: list[DeskRef] = field(default_factory=list)  # on another questionnaire
+
+
+def agency_scope(session: Session, agency: Agency) -> AgencyScope:
+    return agency_scopes(session, [agency])[0]
+
+
+def agency_scopes(session: Session, agencies: Sequence[Agency]) -> list[AgencyScope]:
+    """Each agency with the desks its figures cover, on the questionnaire most of them
+    use (desks on another questionnaire are listed as excluded)."""
+    desks_of = _group_desks(session, agencies)
+    default_id = None
+    out = []
+    for agency in agencies:
+        desks = desks_of[agency.id]
+        counts = Counter(d.questionnaire_id for d in desks)
+        if counts:
+            questionnaire_id = counts.most_common(1)[0][0]
+        else:
+            if default_id is None:
+                default_id = session.scalar(select(Questionnaire.id).where(
+                    Questionnaire.code == "permenpan-14-2017"))
+            questionnaire_id = default_id
+        out.append(AgencyScope(
+            agency, [d for d in desks if d.questionnaire_id == questionnaire_id],
+            session.get(Questionnaire, questionnaire_id),
+            [d for d in desks if d.questionnaire_id != questionnaire_id]))
+    return out
+
+
+@dataclass
+class GroupInputs:
+    """What the engine needs for some agencies in one period, per questionnaire standard:
+    statistics[agency][desk key] and populations[agency][desk key]."""
+
+    statistics: dict[str, dict[str, dict[str, StratumStats]]]
+    populations: dict[str, dict[str, dict[str, int | None]]]
+
+
+def group_inputs(
+    session: Session, scopes: Sequence[AgencyScope], period: Period, scope: str = "clean",
+    use_rollups: bool = True,
+) -> GroupInputs:
+    """One database round trip for the statistics and one for the populations of all the
+    agencies' desks."""
+    desk_ids = sorted({d.id for s in scopes for d in s.desks})
+    reader = desk_statistics if use_rollups else raw.raw_desk_statistics
+    stats = reader(session, desk_ids, period.start, period.end, scope)
+    pops = populations(session, desk_ids, period.start, period.end)
+    inputs = GroupInputs(defaultdict(dict), defaultdict(dict))
+    for s in scopes:
+        standard = s.questionnaire.standard
+        inputs.statistics[standard][s.agency.code] = {
+            d.key: stats[(d.id, d.questionnaire_id)] for d in s.desks
+            if (d.id, d.questionnaire_id) in stats and stats[(d.id, d.questionnaire_id)].n
+        }
+        inputs.populations[standard][s.agency.code] = {d.key: pops.get(d.id) for d in s.desks}
+    return inputs
+
+
+def _check_settings(weights: str, confidence: float) -> None:
+    if weights not in WEIGHT_MODES:
+        raise ValidationError(f"weights must be one of {', '.join(WEIGHT_MODES)}")
+    if not 0.5 <= confidence < 1:
+        raise ValidationError("confidence must be between 0.5 and 1 (e.g. 0.95)")
+
+
+def compute_groups(
+    session: Session, scopes: Sequence[AgencyScope], period: Period, scope: str = "clean",
+    weights: str = "exact", confidence: float = 0.95, use_rollups: bool = True,
+) -> dict[str, GroupResult]:
+    """Results for many agencies: one read per kind of data and one engine batch per
+    questionnaire standard; keyed by agency code."""
+    _check_settings(weights, confidence)
+    inputs = group_inputs(session, scopes, period, scope, use_rollups)
+    results: dict[str, GroupResult] = {}
+    for standard, groups in inputs.statistics.items():
+        results.update(estimate_groups(groups, inputs.populations[standard], standard,
+                                       weights, confidence))
+    return results
+
+
+@dataclass
+class AgencyReport:
+    scope: AgencyScope
+    period: Period
+    result: GroupResult
+    population_by_key: dict[str, int | None]
+
+
+def agency_report(
+    session: Session, agency_code: str, period: Period, scope: str = "clean",
+    weights: str = "exact", confidence: float = 0.95,
+) -> AgencyReport:
+    agency = get_agency(session, agency_code)
+    covered = agency_scope(session, agency)
+    result = compute_groups(session, [covered], period, scope, weights, confidence)
+    pops = populations(session, [d.id for d in covered.desks], period.start, period.end)
+    return AgencyReport(covered, period, result[agency.code],
+                        {d.key: pops.get(d.id) for d in covered.desks})

@@ -1,0 +1,1 @@
+"""Administration pages: agencies, desks, services, users, periods, service volumes."""

@@ -1,0 +1,145 @@
+"""The app factory: configuration, extensions, the explicit list of blueprints with their
+access policies, error pages and security headers. The `flask` commands are added by
+`survey.create_app`, which composes this factory with `survey.commands`."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from types import ModuleType
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from survey.core import models  # noqa: F401  (the tables on the metadata)
+from survey.core.config import check_secret_key, defaults, from_environment
+from survey.core.db import configure_engine, db
+from survey.web import access, i18n, labels, security
+from survey.web.admin import views as admin_views
+from survey.web.api import tickets as api_tickets
+from survey.web.api import views as api_views
+from survey.web.audit import views as audit_views
+from survey.web.auth import views as auth_views
+from survey.web.dashboard import views as dashboard_views
+from survey.web.desks import views as desk_views
+from survey.web.extensions import babel, csrf, limiter, login_manager, migrate
+from survey.web.paper import views as paper_views
+from survey.web.published import views as published_views
+from survey.web.respond import views as respond_views
+from survey.web.urls import public_url
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+                          "migrations")
+
+# Every module with a blueprint. Each exposes `bp` and `POLICY` (its endpoints' access
+# rules, merged into survey.web.access.POLICY); `CSRF_EXEMPT` marks the blueprints that
+# authenticate machine clients by key instead of a session.
+FEATURES: tuple[ModuleType, ...] = (
+    respond_views, i18n, auth_views, desk_views, dashboard_views, published_views,
+    api_views, api_tickets, audit_views, admin_views, paper_views,
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the web application: defaults, then instance/config.py, then the environment,
+    then `test_config` (tests only). Refuses to start in production with a known secret
+    key."""
+    test_config = dict(test_config or {})
+    instance_path = test_config.pop("INSTANCE_PATH", None) or os.environ.get(
+        "SURVEY_INSTANCE_PATH"
+    )
+    # Named "survey" (logs, instance folder at the repository root); templates, static
+    # files and translations live beside this module.
+    app = Flask("survey", root_path=os.path.dirname(__file__), instance_relative_config=True,
+                instance_path=instance_path)
+    app.config.from_mapping(defaults(app.instance_path))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(from_environment(os.environ))
+    app.config.update(test_config)
+    check_secret_key(app.config, debug=app.debug, testing=app.testing)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    secure = app.config["PUBLIC_BASE_URL"].startswith("https://") and not app.debug
+    for name in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if app.config[name] is None:
+            app.config[name] = secure
+    if isinstance(app.config["PERMANENT_SESSION_LIFETIME"], int):
+        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+            seconds=app.config["PERMANENT_SESSION_LIFETIME"]
+        )
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_error_pages(app)
+    app.after_request(security.headers)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    # Before CSRF protection (which parses the body first), so its checks never see what
+    # no browser sends.
+    app.before_request(security.refuse_unreadable_input)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    app.jinja_env.globals.update(
+        current_locale=i18n.current_locale, field_labels=labels.FIELD_LABELS,
+        choice_label=labels.choice_label, status_label=labels.status_label,
+        public_url=public_url)
+    app.jinja_env.filters["num"] = i18n.number
+    app.jinja_env.filters["pct"] = i18n.percent
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def _register_blueprints(app: Flask) -> None:
+    for module in FEATURES:
+        app.register_blueprint(module.bp)
+        access.POLICY.update(module.POLICY)
+        if getattr(module, "CSRF_EXEMPT", False):
+            csrf.exempt(module.bp)
+    app.before_request(access.enforce)
+
+
+def _register_error_pages(app: Flask) -> None:
+    titles = {
+        400: lambda: _("The request could not be processed"),
+        401: lambda: _("Please sign in"),
+        403: lambda: _("Not allowed"),
+        404: lambda: _("Page not found"),
+        405: lambda: _("Not allowed"),
+        409: lambda: _("Already used"),
+        410: lambda: _("No longer available"),
+        413: lambda: _("Too large"),
+        429: lambda: _("Too many requests"),
+    }
+    defaults = {
+        404: lambda: _("The page you are looking for does not exist."),
+        429: lambda: _("Too many requests from your network. Please wait a minute and try "
+                       "again."),
+    }
+
+    def render(error: HTTPException):
+        code = error.code or 500
+        if isinstance(error, CSRFError):
+            message = _("This form has expired or was not sent from this site. Please "
+                        "reload the page and try again.")
+        elif code in defaults and (not error.description or
+                                   error.description == type(error).description):
+            message = defaults[code]()
+        else:
+            message = error.description
+        if request.path.startswith("/api/"):
+            return {"error": message, "status": code}, code
+        title = titles.get(code, lambda: _("Something went wrong"))()
+        return render_template("errors.html", title=title, message=message), code
+
+    for code in (400, 401, 403, 404, 405, 409, 410, 413, 429):
+        app.register_error_handler(code, render)
+    app.register_error_handler(CSRFError, render)

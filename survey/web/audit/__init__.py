@@ -1,0 +1,1 @@
+"""Auditor pages: exports, the public signing key, the audit log."""

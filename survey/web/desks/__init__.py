@@ -1,0 +1,1 @@
+"""Staff pages for desks: QR codes, posters, one-time visit tickets."""

@@ -1,0 +1,85 @@
+"""Staff pages for desks: QR codes, printable posters, one-time visit tickets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, current_app, render_template
+from flask_login import current_user
+
+from survey.core import posters, qr, tickets
+from survey.core.db import db, utcnow, write_transaction
+from survey.core.errors import ValidationError
+from survey.core.models import Desk
+from survey.core.org.desks import desks_of
+from survey.web.access import MANAGERS, TICKETS, require_agency, visible_agency_ids
+from survey.web.urls import base_url, kiosk_url, survey_url, ticket_url
+
+bp = Blueprint("desks", __name__, url_prefix="/loket")
+POLICY = {
+    "desks.index": (*TICKETS, "auditor"),
+    "desks.issue_ticket": TICKETS,
+    "desks.qr_code": (*MANAGERS, "desk_staff"),
+    "desks.poster": (*MANAGERS, "desk_staff"),
+    "desks.posters": MANAGERS,
+}
+
+
+def _visible_desk(desk_id: int) -> Desk:
+    desk = db.session.get(Desk, desk_id)
+    allowed = visible_agency_ids(db.session, current_user)
+    if desk is None or (allowed is not None and desk.agency_id not in allowed):
+        abort(404)
+    return desk
+
+
+@bp.get("/")
+def index():
+    desks = desks_of(db.session, visible_agency_ids(db.session, current_user))
+    return render_template("desks/index.html", desks=desks, survey_url=survey_url,
+                           kiosk_url=kiosk_url, can_issue=current_user.role != "auditor")
+
+
+@bp.post("/<int:desk_id>/tiket")
+def issue_ticket(desk_id: int):
+    desk = _visible_desk(desk_id)
+    ttl = current_app.config["TICKET_TTL_HOURS"]
+    try:
+        with write_transaction(db.session):
+            token = tickets.issue(db.session, desk, 1, ttl)[0]
+    except ValidationError as exc:
+        abort(409, description=str(exc))
+    url = ticket_url(token)
+    return render_template("desks/ticket.html", desk=desk, url=url, svg=qr.svg(url),
+                           expires=utcnow() + timedelta(hours=ttl))
+
+
+@bp.get("/<int:desk_id>/qr.<fmt>")
+def qr_code(desk_id: int, fmt: str):
+    desk = _visible_desk(desk_id)
+    if fmt not in ("png", "svg"):
+        abort(404)
+    body, mimetype = qr.image(survey_url(desk), fmt)
+    return current_app.response_class(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'inline; filename="qr-{desk.agency.code}-{desk.code}.{fmt}"'})
+
+
+@bp.get("/<int:desk_id>/poster.pdf")
+def poster(desk_id: int):
+    desk = _visible_desk(desk_id)
+    return _pdf(posters.posters_pdf(base_url(), [desk]),
+                f"poster-{desk.agency.code}-{desk.code}.pdf")
+
+
+@bp.get("/instansi/<code>/poster.pdf", endpoint="posters")
+def all_posters(code: str):
+    agency = require_agency(db.session, current_user, code)
+    desks = [d for d in desks_of(db.session, {agency.id}) if d.active]
+    if not desks:
+        abort(404, description="this agency has no active desks")
+    return _pdf(posters.posters_pdf(base_url(), desks), f"posters-{agency.code}.pdf")
+
+
+def _pdf(body: bytes, filename: str):
+    return current_app.response_class(body, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{filename}"'})

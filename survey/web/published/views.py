@@ -1,0 +1,43 @@
+"""The published results page (no login) and the embeddable badge."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, render_template
+from sqlalchemy import select
+
+from survey.core.db import db
+from survey.core.models import Agency
+from survey.core.results.published import public_results
+from survey.web.access import PUBLIC
+from survey.web.i18n import current_locale, number
+from survey.web.published.badge import badge_svg
+
+bp = Blueprint("published", __name__, url_prefix="/publik")
+POLICY = {"published.agency": PUBLIC, "published.badge": PUBLIC}
+
+
+def _agency(code: str) -> Agency:
+    agency = db.session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None:
+        abort(404)
+    return agency
+
+
+@bp.get("/<code>")
+def agency(code: str):
+    data = public_results(db.session, _agency(code), current_locale())
+    return render_template("published/agency.html", data=data, locale=current_locale())
+
+
+@bp.get("/<code>/badge.svg")
+def badge(code: str):
+    data = public_results(db.session, _agency(code), current_locale())
+    est = data.estimate
+    text = (f"IKM {number(est.ikm_converted)} · {est.grade or '–'}" if est is not None
+            else "IKM –")
+    svg = badge_svg("SKM", text, data.period.label(current_locale()) if data.period else "")
+    response = current_app.response_class(svg, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers.pop("X-Frame-Options", None)
+    return response

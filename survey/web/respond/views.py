@@ -1,0 +1,219 @@
+"""The citizen's pages: the home page, the questionnaire (desk QR, kiosk, one-time ticket)
+and the thank-you page. Views parse, call the core, render; no statistics here."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from survey.core import citizen, questionnaires, tickets
+from survey.core.citizen import SurveyInput
+from survey.core.db import db, utcnow
+from survey.core.models import Desk
+from survey.core.profile import PROFILE
+from survey.web.access import PUBLIC
+from survey.web.extensions import limiter
+from survey.web.i18n import current_locale
+from survey.web.respond import signals
+from survey.web.respond.forms import NOT_STATED, Forged, parse
+
+bp = Blueprint("respond", __name__)
+POLICY = {f"respond.{name}": PUBLIC for name in (
+    "home", "survey", "submit", "kiosk", "kiosk_submit", "ticket", "ticket_submit", "thanks")}
+
+KIOSK_RETURN_SECONDS = 10
+RECEIPT = re.compile(r"[0-9A-F]{5}-[0-9A-F]{5}")
+
+
+def _submit_limit() -> str:
+    return current_app.config["SUBMIT_RATE_LIMIT"]
+
+
+@bp.get("/")
+def home():
+    return render_template(
+        "respond/home.html",
+        agencies=citizen.agency_directory(db.session),
+        active_desks=citizen.active_desks,
+    )
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def _open_desk(slug: str, *, posting: bool = False) -> Desk:
+    desk = citizen.desk_by_slug(db.session, slug)
+    if desk is None:
+        # A POST to a desk that does not exist is a forged submission.
+        abort(400 if posting else 404, description=_("This survey link is not valid."))
+    if not desk.active:
+        abort(410, description=_("This service desk is closed and no longer takes "
+                                 "responses. Thank you for your interest."))
+    return desk
+
+
+def _form_page(desk: Desk, *, mode: str, action: str, data: SurveyInput | None = None,
+               errors: dict[str, str] | None = None, status: int = 200):
+    data = data or SurveyInput()
+    key = data.idempotency_key or secrets.token_urlsafe(18)
+    html = render_template(
+        "respond/survey.html",
+        desk=desk,
+        elements=questionnaires.elements(db.session, desk.questionnaire_id),
+        services=[s for s in desk.services if s.active],
+        profile=PROFILE,
+        not_stated=NOT_STATED,
+        data=data,
+        errors=errors or {},
+        mode=mode,
+        action=action,
+        idempotency_key=key,
+        served=signals.served_token(),
+        locale=current_locale(),
+    )
+    response = current_app.make_response((html, status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/s/<slug>")
+def survey(slug: str):
+    desk = _open_desk(slug)
+    return _form_page(desk, mode="qr", action=url_for("respond.submit", slug=slug))
+
+
+@bp.get("/k/<slug>")
+def kiosk(slug: str):
+    desk = _open_desk(slug)
+    return _form_page(desk, mode="kiosk", action=url_for("respond.kiosk_submit", slug=slug))
+
+
+@bp.get("/t/<token>")
+def ticket(token: str):
+    desk = _ticket_desk(token)
+    return _form_page(desk, mode="ticket", action=url_for("respond.ticket_submit",
+                                                            token=token))
+
+
+def _ticket_desk(token: str, *, posting: bool = False) -> Desk:
+    """The ticket's desk. Opening the form needs a usable ticket; a submission is checked
+    when it consumes the ticket, after an idempotent replay has had its chance (a double
+    tap must show the same thank-you page, not "already used")."""
+    try:
+        found = tickets.find(db.session, token) if posting else tickets.check(db.session,
+                                                                               token)
+    except tickets.TicketRefused as refused:
+        _refuse_ticket(refused)
+    desk = citizen.desk_by_id(db.session, found.desk_id)
+    if desk is None or not desk.active:
+        abort(410, description=_("This service desk is closed and no longer takes "
+                                 "responses. Thank you for your interest."))
+    return desk
+
+
+def _refuse_ticket(refused: tickets.TicketRefused):
+    messages = {
+        404: _("This ticket is not valid. Please check the link on your ticket."),
+        409: _("This ticket has already been used. Each ticket counts once."),
+        410: _("This ticket has expired. Tickets are valid for one day."),
+    }
+    abort(refused.status, description=messages[refused.status])
+
+
+# --- submissions -------------------------------------------------------------------------
+
+
+@bp.post("/s/<slug>")
+@limiter.limit(_submit_limit)
+def submit(slug: str):
+    desk = _open_desk(slug, posting=True)
+    return _handle(desk, mode="qr", action=url_for("respond.submit", slug=slug))
+
+
+@bp.post("/k/<slug>")
+@limiter.limit(_submit_limit)
+def kiosk_submit(slug: str):
+    desk = _open_desk(slug, posting=True)
+    return _handle(desk, mode="kiosk", action=url_for("respond.kiosk_submit", slug=slug))
+
+
+@bp.post("/t/<token>")
+@limiter.limit(_submit_limit)
+def ticket_submit(token: str):
+    desk = _ticket_desk(token, posting=True)
+    return _handle(desk, mode="ticket", action=url_for("respond.ticket_submit", token=token),
+                   ticket_token=token)
+
+
+def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = None):
+    try:
+        data, errors = parse(request.form,
+                             questionnaires.elements(db.session, desk.questionnaire_id),
+                             [s for s in desk.services if s.active])
+    except Forged as forged:
+        abort(400, description=str(forged))
+    if errors:
+        return _form_page(desk, mode=mode, action=action, data=data, errors=errors,
+                          status=422)
+    now = time.time()
+    recent = None
+    if mode == "qr":
+        recent = signals.recent_submissions(request.cookies.get(signals.COOLDOWN_COOKIE))
+    flags: tuple[str, ...] = ()
+    if mode != "ticket":  # a one-time ticket is its own proof of a visit
+        flags = signals.flags_for(desk_id=desk.id, desk_slug=desk.slug, honeypot=data.honeypot,
+                                  served=data.served_token, recent=recent, now=now)
+    channel = {"qr": "qr", "kiosk": "kiosk", "ticket": "ticket"}[mode]
+    slug = desk.slug
+    try:
+        outcome = citizen.submit(db.session, desk, data, channel=channel, flags=flags,
+                                  now=utcnow(), ticket_token=ticket_token)
+    except tickets.TicketRefused as refused:
+        _refuse_ticket(refused)
+    except citizen.IdempotencyConflict:
+        abort(409, description=_("This form was already sent for another desk. Please "
+                                 "open the survey again."))
+    session["done"] = {
+        "receipt": outcome.receipt,
+        "low": outcome.low,
+        "masked": outcome.masked_numbers,
+        # A kiosk returns to a fresh form in the default language for the next citizen.
+        "again": (url_for("i18n.switch", code=current_app.config["BABEL_DEFAULT_LOCALE"],
+                          next=url_for("respond.kiosk", slug=slug))
+                  if mode == "kiosk" else None),
+    }
+    response = redirect(url_for("respond.thanks", receipt=outcome.receipt), code=303)
+    if mode == "qr" and not outcome.replayed:
+        response.set_cookie(
+            signals.COOLDOWN_COOKIE, signals.cooldown_cookie(recent or {}, slug, now),
+            max_age=60 * current_app.config["SURVEY_COOLDOWN_MINUTES"], httponly=True,
+            samesite="Lax", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return response
+
+
+@bp.get("/selesai/<receipt>")
+def thanks(receipt: str):
+    if not RECEIPT.fullmatch(receipt):
+        abort(404)
+    done = session.get("done") or {}
+    if done.get("receipt") != receipt:
+        done = {"receipt": receipt}
+    response = current_app.make_response(render_template(
+        "respond/thanks.html", receipt=receipt, low=done.get("low", False),
+        masked=done.get("masked", 0), again=done.get("again"),
+        lapor_url=current_app.config["LAPOR_URL"], seconds=KIOSK_RETURN_SECONDS))
+    response.headers["Cache-Control"] = "no-store"
+    return response
