@@ -51,6 +51,7 @@ from sqlalchemy import func, select, text
 
 from survey import create_app
 from survey.core import org as org
+from survey.core import rollups
 from survey.core.db import db, write_transaction
 from survey.core.models import (
     AGE_BANDS,
@@ -67,7 +68,7 @@ from survey.core.models import (
 )
 from survey.core.periods import parse_period
 from survey.core.responses import NewResponse, record_responses
-from survey.core.results import queries, rollups
+from survey.core.results import queries
 from survey.core.seed import seed_standards
 from survey.ikm.engine import Estimate, GroupResult
 from survey.ikm.stats import reduce_rows
@@ -995,7 +996,7 @@ def ikm_compute(data: Data, repeat: int, expected: dict[str, GroupResult], check
 
 
 def rollup_modes() -> dict[str, dict[str, Callable[..., int]]]:
-    """What to replace in survey.core.results.rollups for each mode of (e): all rollups kept;
+    """What to replace in survey.core.rollups for each mode of (e): all rollups kept;
     the statistics rollups only (count rollups off, when the app has them); none."""
 
     def noop(*_args: Any, **_kwargs: Any) -> int:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The web application with the `flask` commands (what gunicorn, `flask --app survey`
     and the tests run)."""
+    # Imported here, not at the top: `import survey.ikm` must not load Flask.
     from survey.commands import register
     from survey.web.app import create_app as create_web_app
 

@@ -12,7 +12,7 @@ from survey.core.db import db, write_transaction
 from survey.core.errors import NotFound
 from survey.core.periods import Period
 from survey.core.results import queries, raw
-from survey.core.results.rollups import SCOPES
+from survey.core.rollups import SCOPES
 from survey.ikm.engine import to_json_dict
 from survey.ikm.standards import WEIGHT_MODES
 from survey.ikm.table import render_table

@@ -16,7 +16,14 @@ from sqlalchemy import String, cast, event, func, insert, select
 from sqlalchemy.orm import Session
 
 from survey.core.chain import GENESIS, link_hash
-from survey.core.models import ChainEntry, ChainHead
+from survey.core.models import (
+    Answer,
+    AuditEvent,
+    ChainEntry,
+    ChainHead,
+    Response,
+    ReviewDecision,
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -160,21 +167,14 @@ class ChainReport:
     broken: ChainBreak | None
 
 
-_MODELS: dict[str, Any] = {}
-
-
-def _models() -> dict[str, Any]:
-    if not _MODELS:
-        from survey.core.models import Answer, AuditEvent, Response, ReviewDecision
-
-        _MODELS.update(response=Response, review=ReviewDecision, audit=AuditEvent,
-                       answer=Answer)
-    return _MODELS
+# The rows each kind of link covers.
+_MODELS: dict[str, Any] = {"response": Response, "review": ReviewDecision,
+                           "audit": AuditEvent, "answer": Answer}
 
 
 def verify(session: Session, chunk: int = 5000) -> ChainReport:
     """Recompute every link from the rows it covers, in order; name the first break."""
-    models = _models()
+    models = _MODELS
     prev, expected_seq, last = GENESIS, 1, None
     after = 0
     while True:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, joinedload
 
-from survey.core import ledger, questionnaires
+from survey.core import ledger, questionnaires, rollups
 from survey.core.chain import receipt_code
 from survey.core.errors import ValidationError
 from survey.core.models import (
@@ -28,8 +28,7 @@ from survey.core.models import (
     Service,
 )
 from survey.core.privacy import mask_personal_numbers
-from survey.core.results import rollups
-from survey.core.results.rollups import Contribution
+from survey.core.rollups import Contribution
 
 FLAG_NAMES = ("cooldown", "honeypot", "too_fast", "burst")
 

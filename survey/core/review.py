@@ -13,13 +13,12 @@ from datetime import datetime
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
-from survey.core import ledger
+from survey.core import ledger, rollups
 from survey.core.audit import record_event
 from survey.core.db import utcnow
 from survey.core.errors import NotFound, ValidationError
 from survey.core.models import Desk, Questionnaire, Response, ReviewDecision, User
-from survey.core.results import rollups
-from survey.core.results.rollups import Contribution
+from survey.core.rollups import Contribution
 
 FLAG_DECISIONS = ("release", "keep")
 COMMENT_DECISIONS = ("publish", "hide")

@@ -44,6 +44,7 @@ def sha256(data: bytes) -> str:
 
 def load_public_key(pem: bytes) -> Ed25519PublicKey:
     """The Ed25519 public key in a PEM file (from /audit/public-key)."""
+    # cryptography only here and in verify: the engine and `ikm compute` run without it.
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -93,7 +94,7 @@ def verify(bundle_path: str | Path, public_key_pem: bytes) -> Report:
                        f"missing {', '.join(sorted({MANIFEST, SIGNATURE} - names))}")
             return report
         body = archive.read(MANIFEST)
-        from cryptography.exceptions import InvalidSignature
+        from cryptography.exceptions import InvalidSignature  # see load_public_key
 
         try:
             key = load_public_key(public_key_pem)

@@ -6,6 +6,7 @@ that only stores responses) never estimate anything."""
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 from typing import Any
 
@@ -17,8 +18,6 @@ class _LazyModule:
 
     def __getattr__(self, attribute: str) -> Any:
         if self._module is None:
-            import importlib
-
             self._module = importlib.import_module(self._name)
         return getattr(self._module, attribute)
 

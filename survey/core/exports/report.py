@@ -177,7 +177,7 @@ def render_html(board: Dashboard, comments: Sequence[tuple[str, str]],
 def render_pdf(board: Dashboard, comments: list[tuple[str, str]],
                generated_at: datetime) -> bytes:
     """The report as PDF bytes (A4, page numbers, nothing fetched from outside)."""
-    from weasyprint import HTML
+    from weasyprint import HTML  # a second to import; only the PDF needs it
 
     html = render_html(board, comments, generated_at)
     document = HTML(string=html, base_url=str(TEMPLATES), url_fetcher=_refuse)

@@ -1,6 +1,6 @@
-"""Everything the agency dashboard shows, assembled from the results queries and the
-engine. No statistics are computed here beyond calling the engine; this module only
-decides what to ask for."""
+"""Everything the agency dashboard shows (and the XLSX workbook and PDF report print),
+assembled from the results queries and the engine. No statistics are computed here
+beyond calling the engine; this module only decides what to ask for."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from survey.core.models import Agency, CountRollup, Desk, FollowUp, Service
 from survey.core.periods import Period, PeriodError, current_period
 from survey.core.profile import PROFILE
 from survey.core.results import queries
-from survey.core.results.rollups import period_filter
 from survey.core.review import pending_count, published_comments
+from survey.core.rollups import period_filter
 from survey.ikm.compare import Comparison, DeskScreen, compare, screen_desks
 from survey.ikm.engine import ElementEstimate, Estimate, GroupResult, estimate_groups
 from survey.ikm.stats import StratumStats

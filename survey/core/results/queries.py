@@ -1,7 +1,14 @@
-"""Every IKM number the application shows comes from here: sufficient statistics per desk
-and period (from the rollups, or from raw rows for checks), service populations from
-ServiceVolume, and the engine run over them. Dashboards, the JSON API, exports and the
-`flask ikm report` command all call `compute_groups` / `agency_report`."""
+"""The inputs of every IKM number the application shows, and the engine run over them.
+
+Every number is computed by one implementation, the engine's `estimate_groups`, from
+sufficient statistics read here: per desk and period from the rollups (`desk_statistics`,
+`service_statistics`; `raw.raw_desk_statistics` reads the raw rows for checks), with the
+populations from ServiceVolume (`populations`) and the desks an agency's figures cover
+(`agency_scopes`). `compute_groups` / `agency_report` run the engine for the JSON API, the
+exports' manifests, the public page and `flask ikm report`; the dashboard builder
+(`results.dashboard`) reads the same inputs through `group_inputs` and calls the engine
+itself for what it shows beside them (the all-responses variant, services, the desk
+screen)."""
 
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ from survey.core.org.agencies import children_map, descendants, get_agency
 from survey.core.periods import Period, add_months, month_end
 from survey.core.questionnaires import element_counts
 from survey.core.results import raw
-from survey.core.results.rollups import decode_many, period_filter, scope_filter
+from survey.core.rollups import decode_many, period_filter, scope_filter
 from survey.ikm.engine import GroupResult, estimate_groups
 from survey.ikm.standards import WEIGHT_MODES, display_decimal
 from survey.ikm.stats import StratumStats, flat_length, reduce_flat

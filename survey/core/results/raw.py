@@ -22,7 +22,7 @@ from survey.core.models import (
     StatsRollup,
 )
 from survey.core.questionnaires import element_counts
-from survey.core.results.rollups import Contribution, add_responses, check_scope
+from survey.core.rollups import Contribution, add_responses, check_scope
 from survey.ikm.stats import StratumStats, reduce_rows
 
 

@@ -2,8 +2,9 @@
 
 They are updated in the same transaction that stores a response (or releases a flagged
 one), under the chain-head lock that every evidence write takes first, so concurrent
-read-modify-writes of a rollup row cannot interleave. `rebuild` recomputes them from the
-raw responses; a test proves rebuilt == live.
+read-modify-writes of a rollup row cannot interleave. They are a cache of the raw
+responses: `survey.core.results.raw.rebuild_rollups` recomputes them, and a test proves
+rebuilt == live.
 """
 
 from __future__ import annotations
