@@ -40,6 +40,7 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 translations: install-dev
 	$(BIN)/python tools/i18n.py build
