@@ -3,30 +3,48 @@ PostgreSQL named by SURVEY_TEST_DATABASE_URL. Every test leaves no table behind.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from appfactory import drop_everything, make_app
-from factories import SetupMark
 from flask import Flask
+from support.app import drop_everything, make_app
+from support.factories import ORG, SetupMark
 
 from survey.core.db import db
+from survey.core.seed import seed_standards
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    from survey.core.seed import seed_standards
+def app_config() -> dict[str, Any]:
+    """Settings on top of the test defaults (support.app.make_app); a test module that
+    needs others (a shorter minimum fill time, no rate limits) overrides this fixture."""
+    return {}
 
+
+@pytest.fixture
+def app(tmp_path: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
+    """A fresh application on a fresh database with the standard questionnaires."""
     SetupMark.reset()
-    application = make_app(tmp_path)
+    application = make_app(tmp_path, **app_config)
     with application.app_context():
         if db.engine.dialect.name == "postgresql":
             db.drop_all()  # a crashed earlier run must not poison this one
         db.create_all()
         seed_standards(db.session)
         db.session.commit()
+    yield application
+    drop_everything(application)
+
+
+@pytest.fixture
+def empty_app(tmp_path: Path) -> Iterator[Flask]:
+    """An application whose database has no tables yet (migrations, `flask init`)."""
+    application = make_app(tmp_path)
+    with application.app_context():
+        db.drop_all()  # the database must start empty
     yield application
     drop_everything(application)
 
@@ -51,22 +69,10 @@ def ctx(app: Flask):
 @pytest.fixture
 def org(ctx):
     """A small organisation: agency KEC-A with desks L1 and L2, a service, volumes."""
-    from datetime import date
-
-    from factories import ORG as s
-
-    s.create_agency(db.session, "KEC-A", "Kecamatan A")
-    l1 = s.create_desk(db.session, "KEC-A", "L1", "Loket 1")
-    s.create_desk(db.session, "KEC-A", "L2", "Loket 2")
-    s.create_service(db.session, "KEC-A", "KTP", "KTP-el", "ID card", ["L1", "L2"])
-    s.set_volume(db.session, l1, "month", date(2024, 5, 1), 450)
+    ORG.create_agency(db.session, "KEC-A", "Kecamatan A")
+    l1 = ORG.create_desk(db.session, "KEC-A", "L1", "Loket 1")
+    ORG.create_desk(db.session, "KEC-A", "L2", "Loket 2")
+    ORG.create_service(db.session, "KEC-A", "KTP", "KTP-el", "ID card", ["L1", "L2"])
+    ORG.set_volume(db.session, l1, "month", date(2024, 5, 1), 450)
     SetupMark.take(db.session)
-    return s
-
-
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html
-    )
-    assert match, "the page has no CSRF token"
-    return match.group(1)
+    return ORG

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from survey_helpers import csrf_from, desk, login, make_user
-from test_dashboard import fill
+from support.factories import desk, fill, make_user
+from support.web import csrf_from, login
 
 from survey.core import tickets
 from survey.core.db import db

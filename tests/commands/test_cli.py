@@ -48,27 +48,22 @@ def kec(runner):
     return runner
 
 
-def test_init_migrates_and_seeds_both_standards(tmp_path):
-    from appfactory import drop_everything, make_app
-
-    app = make_app(tmp_path)
+def test_init_migrates_and_seeds_both_standards(empty_app, tmp_path):
+    app = empty_app
     runner = app.test_cli_runner()
-    try:
-        first = ok(runner, "init")
-        assert "Seeded questionnaire permenpan-14-2017" in first
-        assert "Seeded questionnaire kepmenpan-25-2004" in first
-        assert "Created the export signing key pair" in first
-        private = tmp_path / "instance" / "signing-key.pem"
-        assert private.exists() and oct(private.stat().st_mode & 0o777) == "0o600"
-        second = ok(runner, "init")
-        assert "Seeded" not in second and "signing key" not in second
-        with app.app_context():
-            codes = {q.code: [e.code for e in q.elements]
-                     for q in db.session.scalars(select(Questionnaire))}
-        assert codes["permenpan-14-2017"] == [f"U{i}" for i in range(1, 10)]
-        assert codes["kepmenpan-25-2004"] == [f"U{i}" for i in range(1, 15)]
-    finally:
-        drop_everything(app)
+    first = ok(runner, "init")
+    assert "Seeded questionnaire permenpan-14-2017" in first
+    assert "Seeded questionnaire kepmenpan-25-2004" in first
+    assert "Created the export signing key pair" in first
+    private = tmp_path / "instance" / "signing-key.pem"
+    assert private.exists() and oct(private.stat().st_mode & 0o777) == "0o600"
+    second = ok(runner, "init")
+    assert "Seeded" not in second and "signing key" not in second
+    with app.app_context():
+        codes = {q.code: [e.code for e in q.elements]
+                 for q in db.session.scalars(select(Questionnaire))}
+    assert codes["permenpan-14-2017"] == [f"U{i}" for i in range(1, 10)]
+    assert codes["kepmenpan-25-2004"] == [f"U{i}" for i in range(1, 15)]
 
 
 def test_seeded_questionnaire_has_both_languages(app):

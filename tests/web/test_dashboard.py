@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
-from survey_helpers import csrf_from, desk, forget_request_state, login, make_user
+from support.factories import desk, fill, make_user
+from support.web import csrf_from, forget_request_state, login
 
 from survey.core.db import db, utcnow
 from survey.core.models import (
@@ -22,29 +23,9 @@ from survey.core.models import (
     ReviewDecision,
     StatsRollup,
 )
-from survey.core.responses import NewResponse, record_responses
 from survey.ikm.standards import display_decimal
 
 MAY = datetime(2024, 5, 14, 3, tzinfo=UTC)
-
-
-def fill(org, per_desk=40, seed=3, flagged=3, comments=("Antrean lama",)):
-    """Responses at both desks of KEC-A in May 2024, some flagged, some with comments."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    items = []
-    for code, base in (("L1", 2.8), ("L2", 3.4)):
-        d = desk(code)
-        for i in range(per_desk):
-            scores = np.clip(np.rint(base + rng.normal(0, 0.6, 9)), 1, 4).astype(int)
-            items.append(NewResponse(
-                desk_id=d.id, answers={f"U{j + 1}": int(s) for j, s in enumerate(scores)},
-                submitted_at=MAY, channel="qr", service_id=d.services[0].id,
-                flags=("too_fast",) if i < flagged else (),
-                comment=comments[i % len(comments)] if i < len(comments) else None))
-    record_responses(db.session, items)
-    db.session.commit()
 
 
 @pytest.fixture

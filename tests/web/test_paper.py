@@ -11,7 +11,8 @@ from io import BytesIO
 
 import pytest
 from sqlalchemy import func, select
-from survey_helpers import csrf_from, desk, forget_request_state, login, make_user
+from support.factories import desk, make_user
+from support.web import csrf_from, forget_request_state, login
 
 from survey.core import ledger
 from survey.core.db import db

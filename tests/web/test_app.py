@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from appfactory import TEST_SECRET, make_app
 from sqlalchemy import text
+from support.app import TEST_SECRET, make_app
 
 from survey import create_app
 from survey.core.config import DEFAULT_SECRET_KEY, InsecureConfigError, database_uri
@@ -123,7 +123,7 @@ def test_sqlite_write_transactions_begin_immediate(tmp_path):
 
 
 def test_write_transaction_rolls_back_on_error(app):
-    from factories import ORG as org
+    from support.factories import ORG as org
 
     from survey.core.models import Agency
 
@@ -170,7 +170,7 @@ def test_indonesian_catalogue_translates_every_interface_string():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "tools" / "i18n.py"
+    path = Path(__file__).resolve().parents[2] / "tools" / "i18n.py"
     spec = importlib.util.spec_from_file_location("i18n_tool", path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from survey_helpers import answers, desk, open_form, service_id
+from support.factories import desk
+from support.web import answers, open_form, service_id
 
 from survey.core import tickets
 from survey.core.db import db, utcnow
@@ -17,22 +18,10 @@ from survey.core.models import ChainEntry, Response, StatsRollup, Ticket
 
 
 @pytest.fixture
-def app(tmp_path):
+def app_config():
     """The app with a 0-second minimum fill time, so the form can be sent at test speed
     (the too_fast signal has its own test)."""
-    from appfactory import drop_everything, make_app
-
-    from survey.core.seed import seed_standards
-
-    application = make_app(tmp_path, SURVEY_MIN_FILL_SECONDS=0)
-    with application.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.drop_all()
-        db.create_all()
-        seed_standards(db.session)
-        db.session.commit()
-    yield application
-    drop_everything(application)
+    return dict(SURVEY_MIN_FILL_SECONDS=0)
 
 
 def stored() -> int:

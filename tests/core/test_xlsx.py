@@ -14,8 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from survey_helpers import desk
-from test_dashboard import fill
+from support.factories import desk, fill
 
 from survey.core.db import db
 from survey.core.exports import csvfile

@@ -10,33 +10,20 @@ unless SURVEY_REQUIRE_BROWSER=1 (CI), which makes a missing tool a failure.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
-import shutil
 import subprocess
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-_missing = [name for name, present in (
-    (str(CHROMIUM), CHROMIUM.exists()),
-    ("zbarimg (zbar-tools)", shutil.which("zbarimg")),
-    ("playwright (the dev extra)", importlib.util.find_spec("playwright")),
-) if not present]
-if _missing:
-    _reason = "browser tests need " + ", ".join(_missing)
-    if os.environ.get("SURVEY_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"SURVEY_REQUIRE_BROWSER=1 but {_reason}", pytrace=False)
-    pytest.skip(_reason, allow_module_level=True)
+require_browser("zbarimg")
 
-from live_server import gunicorn  # noqa: E402
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
-from survey_helpers import desk  # noqa: E402
+from support.factories import desk  # noqa: E402
+from support.live_server import gunicorn  # noqa: E402
 
 from survey.core import qr  # noqa: E402
 from survey.core.chain import receipt_code  # noqa: E402
@@ -46,10 +33,6 @@ from survey.web.urls import survey_url  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 PAGE_BUDGET = 30 * 1024  # bytes on the wire for the form page, everything included
 SCORES = [4, 3, 4, 2, 4, 3, 4, 4, 1]  # the answers the citizen gives, U1..U9
 RECEIPT = re.compile(r"[0-9A-F]{5}-[0-9A-F]{5}")

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from factories import SetupMark
-from live_server import gunicorn
 from sqlalchemy import func, select
+from support.factories import SetupMark
+from support.live_server import gunicorn
 
 from survey.core import ledger, tickets
 from survey.core.chain import link_hash

@@ -9,8 +9,7 @@ import pytest
 import schemathesis
 from schemathesis.checks import positive_data_acceptance
 from sqlalchemy import select
-from survey_helpers import make_user
-from test_dashboard import fill
+from support.factories import fill, make_user
 
 from survey.core.db import db
 from survey.core.models import ApiToken
@@ -120,7 +119,7 @@ def test_api_conforms_to_its_openapi_document(app, api_token, tmp_path):
     and invalid parameters) against a real server: no 5xx, every response matches the
     documented schema, and nothing is readable without the token. (Driven through its
     Python API: its pytest plugin does not support pytest 9 yet.)"""
-    from live_server import gunicorn
+    from support.live_server import gunicorn
 
     instance = tmp_path / "server"
     instance.mkdir()

@@ -11,8 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from survey_helpers import desk
-from test_dashboard import fill
+from support.factories import desk, fill
 
 from survey.core.db import db
 from survey.core.exports.report import number_id, render_html, render_pdf

@@ -11,10 +11,10 @@ import zipfile
 from datetime import UTC, datetime
 
 import pytest
-from factories import SetupMark
 from sqlalchemy import func, select, text
-from survey_helpers import assert_same_results, desk, login, make_user
-from test_dashboard import fill
+from support.checks import assert_same_results
+from support.factories import SetupMark, desk, fill, make_user
+from support.web import login
 
 from survey.core import ledger, signing
 from survey.core.db import db

@@ -9,9 +9,9 @@ from datetime import date
 from io import BytesIO
 
 import pytest
-from factories import SetupMark
 from sqlalchemy import func, select
-from survey_helpers import csrf_from, desk, forget_request_state, login, make_user
+from support.factories import SetupMark, desk, make_user
+from support.web import csrf_from, forget_request_state, login
 
 from survey.core.db import db
 from survey.core.errors import ValidationError

@@ -6,9 +6,9 @@ through the admin page, and compares the two events."""
 from __future__ import annotations
 
 import pytest
-from factories import SetupMark
 from sqlalchemy import select
-from survey_helpers import csrf_from, desk, forget_request_state, login, make_user
+from support.factories import SetupMark, desk, make_user
+from support.web import csrf_from, forget_request_state, login
 
 from survey.core.db import db
 from survey.core.models import AuditEvent, User

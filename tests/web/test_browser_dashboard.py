@@ -5,27 +5,17 @@ SURVEY_REQUIRE_BROWSER=1 (CI)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from datetime import date
-from pathlib import Path
 
 import pytest
+from support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not (CHROMIUM.exists() and importlib.util.find_spec("playwright")):
-    if os.environ.get("SURVEY_REQUIRE_BROWSER") == "1":
-        pytest.fail("SURVEY_REQUIRE_BROWSER=1 but Chromium or Playwright is missing",
-                    pytrace=False)
-    pytest.skip("the dashboard browser test needs Chromium and Playwright",
-                allow_module_level=True)
+require_browser()
 
-from live_server import gunicorn  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-from survey_helpers import desk, make_user  # noqa: E402
-from test_browser import ARTIFACTS, CHROMIUM_ARGS  # noqa: E402
-from test_dashboard import fill  # noqa: E402
+from support.factories import desk, fill, make_user  # noqa: E402
+from support.live_server import gunicorn  # noqa: E402
 
 from survey.core.db import db  # noqa: E402
 from survey.ikm.standards import display_decimal  # noqa: E402

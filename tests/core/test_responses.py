@@ -6,8 +6,8 @@ import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from factories import SetupMark
 from sqlalchemy import event, func, select
+from support.factories import SetupMark
 
 from survey.core import ledger
 from survey.core.chain import link_hash

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
-from appfactory import TEST_SECRET
+
+from support.app import TEST_SECRET
 
 
 def free_port() -> int:

@@ -30,13 +30,13 @@ from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
-from factories import SetupMark
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from itsdangerous import BadData
 from itsdangerous.encoding import base64_decode
 from sqlalchemy import func, select
-from survey_helpers import desk, forget_request_state, form_fields
+from support.factories import SetupMark, desk
+from support.web import forget_request_state, form_fields
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder, encode_multipart
 from werkzeug.wrappers import Request
@@ -76,24 +76,12 @@ PERSONAL_NUMBER = re.compile(r"\d(?:[ .\-]?\d){7,}")  # README: NIK and phone nu
 
 
 @pytest.fixture
-def app(tmp_path):
+def app_config():
     """The app with a 0-second minimum fill time and the rate limits out of the way (they
     have their own tests in test_survey.py)."""
-    from appfactory import drop_everything, make_app
-
-    from survey.core.seed import seed_standards
-
-    application = make_app(tmp_path, SURVEY_MIN_FILL_SECONDS=0,
+    return dict(SURVEY_MIN_FILL_SECONDS=0,
                            SUBMIT_RATE_LIMIT="1000000 per minute",
                            SURVEY_BURST_LIMIT=1_000_000)
-    with application.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.drop_all()
-        db.create_all()
-        seed_standards(db.session)
-        db.session.commit()
-    yield application
-    drop_everything(application)
 
 
 @dataclass

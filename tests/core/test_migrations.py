@@ -5,21 +5,11 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from appfactory import drop_everything, make_app
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from survey.core.db import db
-
-
-@pytest.fixture
-def empty_app(tmp_path):
-    app = make_app(tmp_path)
-    with app.app_context():
-        db.drop_all()  # the database must start empty
-    yield app
-    drop_everything(app)
 
 
 def test_upgrade_then_autogenerate_finds_no_difference(empty_app):
@@ -43,7 +33,7 @@ def test_migrated_database_enforces_append_only_and_has_the_chain_head(empty_app
         upgrade()
         assert db.session.execute(text("SELECT seq FROM chain_head WHERE id = 1")).scalar() == 0
         seed_standards(db.session)
-        from factories import ORG as org
+        from support.factories import ORG as org
 
         org.create_agency(db.session, "A", "A")
         desk: Desk = org.create_desk(db.session, "A", "L1", "L1")

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pytest
 from sqlalchemy import select
-from survey_helpers import assert_same_results
+from support.checks import assert_same_results
 
 from survey.core.db import db, write_transaction
 from survey.core.models import Desk, ReviewDecision, Service, StatsRollup
@@ -108,7 +108,7 @@ def test_clean_excludes_flagged_and_a_release_brings_it_back(org):
 
 
 def test_populations_monthly_daily_prorated_and_unknown(org):
-    from factories import ORG as s
+    from support.factories import ORG as s
 
     l1 = db.session.scalar(select(Desk).where(Desk.code == "L1"))
     l2 = db.session.scalar(select(Desk).where(Desk.code == "L2"))

@@ -1,0 +1,93 @@
+"""Building test data: the organisation through the core's operations as an operator at
+the command line calls them (actor None, audited as "cli"), staff accounts, responses, and
+the mark of what the fixtures' setup wrote."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+
+from survey.core import ledger
+from survey.core.db import db
+from survey.core.models import Agency, AuditEvent, Desk
+from survey.core.org import agencies, checks, desks, periods, services, users, volumes
+from survey.core.responses import NewResponse, record_responses
+
+PASSWORD = "long enough password"
+MAY = datetime(2024, 5, 14, 3, tzinfo=UTC)  # 10:00 in Jakarta, a Tuesday
+
+
+class Org:
+    """`org.create_agency(session, ...)`, `org.set_volume(...)`, ...: every function of
+    survey.core.org's modules; `actor` defaults to None."""
+
+    MODULES = (agencies, desks, services, users, periods, volumes, checks)
+
+    def __getattr__(self, name: str) -> Any:
+        for module in self.MODULES:
+            function = getattr(module, name, None)
+            if inspect.isfunction(function) and function.__module__ == module.__name__:
+                if "actor" in inspect.signature(function).parameters:
+                    return functools.partial(function, actor=None)
+                return function
+        raise AttributeError(name)
+
+
+ORG = Org()
+
+
+class SetupMark:
+    """What the fixtures' setup wrote: organisation changes are audited, so the audit log
+    and the hash chain already hold links before a test begins. Tests that count what
+    *they* caused compare against this mark (reset for every new application)."""
+
+    audit_id = 0
+    links = 0
+    head = "0" * 64
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.audit_id, cls.links, cls.head = 0, 0, "0" * 64
+
+    @classmethod
+    def take(cls, session) -> None:
+        session.commit()
+        cls.audit_id = session.scalar(select(func.max(AuditEvent.id))) or 0
+        cls.links, cls.head = ledger.head(session)
+        session.commit()  # end the read: later reads must see other sessions' commits
+
+
+def desk(code: str = "L1", agency: str | None = None) -> Desk:
+    """The desk with this code (of this agency, when codes repeat across agencies)."""
+    query = select(Desk).where(Desk.code == code)
+    if agency:
+        query = query.join(Agency).where(Agency.code == agency)
+    return db.session.scalars(query).one()
+
+
+def make_user(org, email: str, role: str, agencies=(), password=PASSWORD):
+    user = org.create_user(db.session, email, password, role, list(agencies))
+    db.session.commit()
+    return user
+
+
+def fill(org, per_desk=40, seed=3, flagged=3, comments=("Antrean lama",)):
+    """Responses at both desks of KEC-A in May 2024, some flagged, some with comments."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for code, base in (("L1", 2.8), ("L2", 3.4)):
+        d = desk(code)
+        for i in range(per_desk):
+            scores = np.clip(np.rint(base + rng.normal(0, 0.6, 9)), 1, 4).astype(int)
+            items.append(NewResponse(
+                desk_id=d.id, answers={f"U{j + 1}": int(s) for j, s in enumerate(scores)},
+                submitted_at=MAY, channel="qr", service_id=d.services[0].id,
+                flags=("too_fast",) if i < flagged else (),
+                comment=comments[i % len(comments)] if i < len(comments) else None))
+    record_responses(db.session, items)
+    db.session.commit()

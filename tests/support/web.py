@@ -1,0 +1,60 @@
+"""Requests as a browser makes them: a fresh request state, the CSRF token of a page, the
+staff sign-in, and the citizen form's hidden fields."""
+
+from __future__ import annotations
+
+import re
+
+from support.factories import PASSWORD
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The hidden fields of the survey form, as a browser would send them."""
+    fields = {}
+    for name in ("csrf_token", "idempotency_key", "t"):
+        match = re.search(rf'name="{name}" value="([^"]*)"', html)
+        assert match, f"form has no {name}"
+        fields[name] = match.group(1)
+    return fields
+
+
+def answers(score: int = 3, count: int = 9) -> dict[str, str]:
+    return {f"U{i}": str(score) for i in range(1, count + 1)}
+
+
+def forget_request_state() -> None:
+    """Start the next request with an empty `g`, as a real request would. The tests'
+    client class (support.app.IsolatedClient) already does this before every request; this
+    remains for code that renders outside the client."""
+    from flask import g, has_app_context
+
+    if has_app_context():
+        g.__dict__.clear()
+
+
+def open_form(client, url: str) -> tuple[str, dict[str, str]]:
+    forget_request_state()
+    page = client.get(url)
+    assert page.status_code == 200, page.status_code
+    html = page.get_data(as_text=True)
+    return html, form_fields(html)
+
+
+def service_id(html: str) -> str:
+    match = re.search(r'<select name="service"[^>]*>.*?<option value="(\d+)"', html, re.S)
+    assert match
+    return match.group(1)
+
+
+def login(client, email: str, password: str = PASSWORD):
+    """Sign in through the real login form (CSRF included)."""
+    forget_request_state()
+    page = client.get("/auth/login").get_data(as_text=True)
+    return client.post("/auth/login", data={"csrf_token": csrf_from(page), "email": email,
+                                            "password": password})
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no csrf token on the page"
+    return match.group(1)
