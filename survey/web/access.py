@@ -12,11 +12,11 @@ from collections.abc import Iterable
 
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from survey.core.errors import NotFound
 from survey.core.models import Agency, User
-from survey.core.org.agencies import descendant_ids
+from survey.core.org.agencies import descendant_ids, get_agency
 
 PUBLIC = "public"  # anyone, no login
 AUTHENTICATED = ("admin", "agency_manager", "auditor", "desk_staff")
@@ -64,8 +64,9 @@ def visible_agency_ids(session: Session, user: User) -> set[int] | None:
 def require_agency(session: Session, user: User, code: str) -> Agency:
     """The agency with this code if the user may see it; otherwise 404 (never a hint that
     it exists)."""
-    agency = session.scalar(select(Agency).where(Agency.code == code))
-    if agency is None:
+    try:
+        agency = get_agency(session, code)
+    except NotFound:
         abort(404)
     allowed = visible_agency_ids(session, user)
     if allowed is not None and agency.id not in allowed:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template
-from sqlalchemy import select
 
 from survey.core.db import db
+from survey.core.errors import NotFound
 from survey.core.models import Agency
+from survey.core.org.agencies import get_agency
 from survey.core.results.published import public_results
 from survey.web.access import PUBLIC
 from survey.web.i18n import current_locale, number
@@ -17,10 +18,10 @@ POLICY = {"published.agency": PUBLIC, "published.badge": PUBLIC}
 
 
 def _agency(code: str) -> Agency:
-    agency = db.session.scalar(select(Agency).where(Agency.code == code))
-    if agency is None:
+    try:
+        return get_agency(db.session, code)
+    except NotFound:
         abort(404)
-    return agency
 
 
 @bp.get("/<code>")
