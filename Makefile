@@ -46,7 +46,7 @@ translations: install-dev
 	$(BIN)/python tools/i18n.py build
 
 bench: install-dev
-	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python -m benchmarks.engine
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

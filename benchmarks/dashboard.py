@@ -1,4 +1,5 @@
-"""The agency dashboard page at scale. Run: ``.venv/bin/python benchmarks/dashboard.py``
+"""The agency dashboard page at scale. Run: ``python -m benchmarks.dashboard``
+(``--smoke``: the same steps at a tiny size on SQLite, in seconds, for the checks only).
 
 Issue 5: "Dashboard page for an agency with 50 desks and 1,000,000 responses over two years:
 server time per page (goal: under 300 ms)".
@@ -9,8 +10,8 @@ with ids in time order: weekdays in office hours, the first and third Saturday o
 in the morning, no Sundays or public holidays, volume growing by a quarter over the two
 years; lognormal desk sizes, desk-specific answer distributions, profile fields, ~5%
 comments, ~3% flagged (QR and kiosk only), 10% one-time-ticket (verified), 5% paper with
-10% of answers left blank. The database is built with benchmarks/engine.py's building
-blocks (schema, ``survey.core.org``, bulk load, ``rollups.rebuild``); then, through
+10% of answers left blank. The database is built with benchmarks/lib.py's building
+blocks (schema, ``survey.core.org``, bulk load, ``rebuild_rollups``); then, through
 the application's own functions, a handful of review decisions (flags released and kept,
 comments published and hidden), follow-up plan rows, and the four semesters closed, so
 that none of the page's sections is empty.
@@ -39,41 +40,40 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import func, or_, select
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import benchlib
-from benchlib import OUT, median, ms, percentile, table
-from engine import (
-    COMMENTS,
+from benchmarks.lib import (
+    OUT,
+    ROOT,
     Checks,
     Data,
     Target,
+    about,
     agency_code,
     analyze,
+    backend_labels,
     build_main,
     cached,
     desk_code,
+    details,
     make_app,
+    median,
+    ms,
+    parse_args,
+    percentile,
+    table,
     table_rows,
 )
-from sqlalchemy import func, or_, select
-
-from survey.core import org as org
 from survey.core import review
 from survey.core.db import db, write_transaction
 from survey.core.models import (
-    AGE_BANDS,
-    EDUCATIONS,
-    OCCUPATIONS,
-    SEXES,
     Agency,
     Desk,
     FollowUp,
@@ -82,6 +82,8 @@ from survey.core.models import (
     ReviewDecision,
     User,
 )
+from survey.core.org.periods import close_period, create_period
+from survey.core.org.users import create_api_token, create_user
 from survey.core.periods import parse_period
 
 FIRST = date(2024, 1, 1)
@@ -142,14 +144,7 @@ def synthetic(rows: int, desks: int, seed: int) -> Data:
     saturday_hours = rng.choice(np.arange(8, 12), size=rows, p=[0.25, 0.30, 0.28, 0.17])
     hour = np.where(weekday[day] == 5, saturday_hours, weekday_hours)
 
-    channel = rng.choice(4, size=rows, p=[0.80, 0.05, 0.10, 0.05])
-    y[(channel == 3)[:, None] & (rng.random((rows, 9)) < 0.10)] = 0
-    service = rng.choice(3, size=rows, p=[0.10, 0.45, 0.45])
-    flagged = (channel <= 1) & (rng.random(rows) < 0.036)
-    profile = {name: rng.integers(0, len(choices) + 1, rows)
-               for name, choices in (("sex", SEXES), ("age", AGE_BANDS),
-                                     ("education", EDUCATIONS), ("occupation", OCCUPATIONS))}
-    comment = np.where(rng.random(rows) < 0.05, rng.integers(1, len(COMMENTS) + 1, rows), 0)
+    channel, service, flagged, profile, comment = details(rng, y, flag_rate=0.036)
 
     order = np.lexsort((hour, day))  # chronological, as a live system assigns ids
     month_of_day = np.array([(d.year - FIRST.year) * 12 + d.month - 1 for d in days])
@@ -180,10 +175,12 @@ def decisions_plan(data: Data, seed: int) -> list[tuple[int, str, str]]:
     for key, count in (("2025-S2", 40), ("2024", 10)):
         where = _in_period(data, key) if key != "2025-S2" else recent
         flagged = np.flatnonzero(where & data.flagged) + 1
-        for i, rid in enumerate(rng.choice(flagged, size=count, replace=False).tolist()):
+        for i, rid in enumerate(rng.choice(flagged, size=min(count, flagged.size),
+                                           replace=False).tolist()):
             plan.append((rid, "flag", "release" if i % 3 else "keep"))
         commented = np.flatnonzero(where & (data.comment > 0)) + 1
-        for i, rid in enumerate(rng.choice(commented, size=count, replace=False).tolist()):
+        for i, rid in enumerate(rng.choice(commented, size=min(count, commented.size),
+                                           replace=False).tolist()):
             plan.append((rid, "comment", "hide" if i % 4 == 3 else "publish"))
     first_release = next(rid for rid, kind, d in plan if kind == "flag" and d == "release")
     plan.append((first_release, "flag", "keep"))  # changed its mind
@@ -200,7 +197,7 @@ FOLLOW_UPS = (("2025-S2", "U3", "Tambah petugas loket pada jam sibuk", "done"),
 
 
 def build(data: Data, seed: int) -> dict[str, Any]:
-    """engine.py's build (schema, organisation, bulk load, rollups.rebuild), then users,
+    """lib.py's build (schema, organisation, bulk load, rebuild_rollups), then users,
     review decisions, follow-up plan rows and closed periods through the application."""
     from survey.core.results import followups
 
@@ -208,8 +205,8 @@ def build(data: Data, seed: int) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     session = db.session
-    manager = org.create_user(session, MANAGER, PASSWORD, "agency_manager", [CODE])
-    org.create_user(session, ADMIN, PASSWORD, "admin")
+    manager = create_user(session, MANAGER, PASSWORD, "agency_manager", [CODE], actor=None)
+    create_user(session, ADMIN, PASSWORD, "admin", actor=None)
     session.commit()
     statuses = set(followups.STATUSES)
     agency = session.scalar(select(Agency).where(Agency.code == CODE))
@@ -226,8 +223,9 @@ def build(data: Data, seed: int) -> dict[str, Any]:
             action(session, rid, decision, "Diperiksa petugas (benchmark)", manager)
     for key in CLOSED:
         with write_transaction(session):
-            row = org.create_period(session, key)
-            org.close_period(session, row, datetime(2026, 1, 10, tzinfo=UTC), date(2026, 1, 10))
+            row = create_period(session, key, actor=None)
+            close_period(session, row, datetime(2026, 1, 10, tzinfo=UTC), date(2026, 1, 10),
+                         actor=None)
     t_extras = time.perf_counter() - t0
     analyze()
     return {**meta, "extras_s": t_extras, "decisions": len(plan),
@@ -362,11 +360,9 @@ def get(client, url: Url, headers: dict[str, str]) -> tuple[float, int, str]:
 
 
 def api_token(app) -> str:
-    from survey.core import apitokens as tokens
-
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == MANAGER))
-        token = tokens.create(db.session, user, "benchmark")
+        token = create_api_token(db.session, user, "benchmark", actor=None)
         db.session.commit()
     return token
 
@@ -374,10 +370,7 @@ def api_token(app) -> str:
 def cold_probe(uri: str, instance: str) -> None:
     """In a fresh process: create the app, sign in, time the first year page."""
     t0 = time.perf_counter()
-    from survey import create_app
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "x" * 32,
-                      "TESTING": True, "INSTANCE_PATH": instance})
+    app = make_app(uri, Path(instance))
     t_app = time.perf_counter() - t0
     client = app.test_client()
     login(client, MANAGER)
@@ -388,12 +381,17 @@ def cold_probe(uri: str, instance: str) -> None:
                       "status": status}))
 
 
-def run_backend(target: Target, data: Data, args: argparse.Namespace, checks: Checks,
-                instance: Path) -> BackendRun:
-    app = make_app(target, instance)
+def cached_build(target: Target, data: Data, args: argparse.Namespace, app) -> dict[str, Any]:
+    """The database (built now, or as cached) and its build metadata."""
     params = {"rows": data.n, "desks": data.desks, "seed": args.seed,
               "version": BUILD_VERSION}
-    meta = cached(target, params, args.rebuild, lambda: build(data, args.seed), app)
+    return cached(target, params, args.rebuild, lambda: build(data, args.seed), app)
+
+
+def run_backend(target: Target, data: Data, args: argparse.Namespace, checks: Checks,
+                instance: Path) -> BackendRun:
+    app = make_app(target.uri, instance)
+    meta = cached_build(target, data, args, app)
     run = BackendRun(target.backend, meta)
     label = target.backend
     with app.app_context():
@@ -428,8 +426,9 @@ def run_backend(target: Target, data: Data, args: argparse.Namespace, checks: Ch
         db.engine.dispose()
 
     # cold: the first request after the application starts, in a fresh process
-    probe = subprocess.run([sys.executable, __file__, "--cold-probe", target.uri,
-                            str(instance)], capture_output=True, text=True, check=False)
+    probe = subprocess.run([sys.executable, "-m", "benchmarks.dashboard", "--cold-probe",
+                            target.uri, str(instance)], capture_output=True, text=True,
+                           check=False, cwd=ROOT)
     try:
         run.cold = json.loads(probe.stdout.strip().splitlines()[-1])
         checks.add(f"{label}: cold year page answers 200", run.cold["status"] == 200,
@@ -490,7 +489,7 @@ def profile_build(target: Target, instance: Path, key: str, out: Path) -> None:
 
     from survey.core.results import dashboard as services
 
-    app = make_app(target, instance)
+    app = make_app(target.uri, instance)
     with app.app_context():
         agency = db.session.scalar(select(Agency).where(Agency.code == CODE))
         period = parse_period(key)
@@ -514,9 +513,7 @@ def report(runs: list[BackendRun], data: Data, args: argparse.Namespace,
     print()
     print(f"# Agency dashboard: {CODE}, {data.desks} desks, {data.n:,} responses "
           f"{FIRST} .. {LAST}; in-process test client, signed in as agency_manager")
-    print(f"# {benchlib.machine()}; load average before: "
-          f"{' '.join(f'{v:.2f}' for v in args.load_before)}; "
-          f"{time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print(about(args.load_before, "%Y-%m-%d %H:%M %Z"))
     print()
     print(f"## server time per page, warm: median (p90 / max) of {args.repeat} requests "
           "after one warm-up")
@@ -548,14 +545,18 @@ def report(runs: list[BackendRun], data: Data, args: argparse.Namespace,
     print(table(["database", "size", "responses", "stats rollups", "count rollups",
                  "bulk load", "rollups.rebuild", "decisions etc.", "state"], rows))
     print()
-    print("## checks")
-    for name, passed, detail in checks.items:
-        print(f"{'ok  ' if passed else 'FAIL'}  {name}: {detail}")
+    checks.print()
 
 
-def main() -> int:
-    if len(sys.argv) == 4 and sys.argv[1] == "--cold-probe":
-        cold_probe(sys.argv[2], sys.argv[3])
+# Tiny sizes for --smoke: every step once, on SQLite, in a few seconds; the checks only.
+SMOKE = {"rows": 4000, "desks": 3, "repeat": 1, "backends": "sqlite",
+         "name": "bench_dashboard_smoke"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) == 3 and argv[0] == "--cold-probe":
+        cold_probe(argv[1], argv[2])
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -573,41 +574,39 @@ def main() -> int:
     parser.add_argument("--profile", metavar="PERIOD",
                         help="print a cProfile of dashboard.services.build for PERIOD on the "
                              "first backend, then stop")
-    args = parser.parse_args()
+    args = parse_args(parser, argv, SMOKE, "4,000 rows on SQLite in a temporary directory "
+                      "(bench_dashboard_smoke on PostgreSQL, dropped after)")
     args.load_before = os.getloadavg()
     if not args.name.startswith("bench_dashboard"):
         parser.error("--name must start with bench_dashboard")
 
     OUT.mkdir(parents=True, exist_ok=True)
-    backends = [b.strip().lower() for b in args.backends.split(",") if b.strip()]
-    if "postgresql" in backends and not benchlib.pg_available():
-        print("PostgreSQL is not reachable at", benchlib.PG_ADMIN_URL, "- skipping it")
-        backends.remove("postgresql")
-    labels = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+    labels = backend_labels(args.backends)
     checks = Checks()
     runs: list[BackendRun] = []
     print(f"generating {args.rows:,} responses ...", flush=True)
     data = synthetic(args.rows, args.desks, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         instance = Path(tmp)
+        # --smoke: never the cached databases of the real runs
+        directory = instance if args.smoke else OUT
         if args.profile:
-            target = Target(labels[backends[0]], args.name)
+            target = Target(labels[0], args.name, directory)
             profile_build(target, instance, args.profile, OUT / "dashboard.prof")
             return 0
-        for backend in backends:
-            label = labels[backend]
+        for label in labels:
             print(f"{label}:", flush=True)
-            target = Target(label, args.name)
-            if args.build_only:
-                app = make_app(target, instance)
-                params = {"rows": data.n, "desks": data.desks, "seed": args.seed,
-                          "version": BUILD_VERSION}
-                meta = cached(target, params, args.rebuild, lambda: build(data, args.seed),
-                              app)
-                print(json.dumps(meta))
-                continue
-            run = run_backend(target, data, args, checks, instance)
-            run.meta["size"] = target.size()
+            target = Target(label, args.name, directory)
+            try:
+                if args.build_only:
+                    print(json.dumps(cached_build(target, data, args,
+                                                  make_app(target.uri, instance))))
+                    continue
+                run = run_backend(target, data, args, checks, instance)
+                run.meta["size"] = target.size()
+            finally:
+                if args.smoke:
+                    target.drop()
             runs.append(run)
         for other in runs[1:]:
             for label in runs[0].heads:

@@ -1,4 +1,5 @@
-"""IKM results from the database, at scale. Run: ``.venv/bin/python benchmarks/engine.py``
+"""IKM results from the database, at scale. Run: ``python -m benchmarks.engine``
+(``--smoke``: the same steps at a tiny size on SQLite, in seconds, for the checks only).
 
 1,000,000 responses over 500 desks in 50 agencies, all submitted in semester 2024-S1
 (1 January - 30 June 2024), in SQLite and in PostgreSQL:
@@ -18,7 +19,7 @@
 The databases are built through the application's schema (``db.create_all``, the seeded
 standards, agencies/desks/services/volumes through ``survey.core.org``). The 1M raw
 responses and their answers are bulk-loaded (executemany on SQLite, COPY on PostgreSQL;
-no hash-chain entries), then ``rollups.rebuild`` computes the rollups exactly as the app
+no hash-chain entries), then ``rebuild_rollups`` computes the rollups exactly as the app
 keeps them, and the benchmark checks rollups == raw rows. Databases are cached in
 benchmarks/out/ (SQLite files) and in PostgreSQL databases bench_engine*; ``--rebuild``
 rebuilds them. Exit status 1 when a correctness check fails.
@@ -27,7 +28,6 @@ rebuilds them. Exit status 1 when a correctness check fails.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -35,433 +35,82 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import benchlib
-from benchlib import OUT, median, ms, percentile, table
-from sqlalchemy import func, select, text
-
-from survey import create_app
-from survey.core import org as org
+from benchmarks.lib import (
+    CHANNELS,
+    COMMENTS,
+    DAYS,
+    FIRST_DAY,
+    MONTHS,
+    OUT,
+    PROFILE,
+    SEMESTER,
+    TOLERANCE,
+    UTC_OFFSET,
+    Checks,
+    Data,
+    Org,
+    Target,
+    about,
+    agency_code,
+    analyze,
+    backend_labels,
+    build_main,
+    bulk_load,
+    cached,
+    choices,
+    create_org,
+    create_schema,
+    desk_code,
+    load_org,
+    make_app,
+    median,
+    ms,
+    parse_args,
+    percentile,
+    rel_diff,
+    synthetic,
+    table,
+    table_rows,
+    unpadded,
+)
 from survey.core import rollups
 from survey.core.db import db, write_transaction
 from survey.core.models import (
     AGE_BANDS,
     EDUCATIONS,
     OCCUPATIONS,
-    SEXES,
     Agency,
-    Desk,
-    Element,
-    Questionnaire,
-    Response,
-    Service,
     StatsRollup,
 )
+from survey.core.org.agencies import create_agency
+from survey.core.org.desks import create_desk
+from survey.core.org.services import create_service
 from survey.core.periods import parse_period
 from survey.core.responses import NewResponse, record_responses
-from survey.core.results import queries
-from survey.core.seed import seed_standards
+from survey.core.results import queries, raw
 from survey.ikm.engine import Estimate, GroupResult
 from survey.ikm.stats import reduce_rows
 
-SEMESTER = parse_period("2024-S1")
 PARTIAL = parse_period("2024-01-15..2024-06-14")  # 4 whole months + 2 partial ones
-FIRST_DAY = SEMESTER.start
-DAYS = SEMESTER.days  # 182 (2024 is a leap year)
-MONTHS = SEMESTER.months()
-UTC_OFFSET = timedelta(hours=7)  # Asia/Jakarta, the agencies' zone
-CHANNELS = ("qr", "kiosk", "ticket", "paper")
-COMMENTS = ("Pelayanan cepat, ramah", 'Antrean "lama" sekali', "Petugas membantu\nterima "
-            "kasih", "ok")
-STRATIFIED_SHARE = 0.8  # 40 of 50 agencies know their desks' populations
-TOLERANCE = 1e-9
 
 
-# --- Synthetic responses --------------------------------------------------------------------
-
-
-@dataclass
-class Data:
-    """Responses as columns, in submission order (ids 1..n). ``y`` holds scores 1..4 with 0
-    for a blank; ``pops`` the monthly service population per desk (-1: not recorded)."""
-
-    agencies: int
-    desks: int  # per agency
-    desk: np.ndarray  # global desk index 0..agencies*desks-1
-    day: np.ndarray  # 0..DAYS-1
-    hour: np.ndarray  # local hour
-    channel: np.ndarray  # index into CHANNELS
-    service: np.ndarray  # 0 = none, 1.. = the agency's services
-    flagged: np.ndarray
-    profile: dict[str, np.ndarray]  # index into (None, *choices)
-    comment: np.ndarray  # 0 = none, k = COMMENTS[k - 1]
-    y: np.ndarray
-    pops: np.ndarray  # (desks, months), -1 = unknown
-    stratified: np.ndarray  # per agency
-    # The calendar the columns refer to: day 0 is first_day, pops' months are these.
-    first_day: date = FIRST_DAY
-    n_days: int = DAYS
-    months: tuple[date, ...] = tuple(MONTHS)
-
-    @property
-    def n(self) -> int:
-        return int(self.desk.shape[0])
-
-    def semester_population(self, s: int) -> int | None:
-        return int(self.pops[s].sum()) if self.stratified[s // self.desks] else None
-
-
-def synthetic(rows: int, agencies: int, desks: int, seed: int, *, web_only: bool = False,
-              stratified_share: float = STRATIFIED_SHARE) -> Data:
-    """Unequal desk sizes (lognormal), desk-specific answer distributions, answers spread
-    over the semester's days and opening hours. Unless ``web_only``: 80% QR, 5% kiosk, 10%
-    one-time ticket (verified), 5% paper with 10% blank answers; 4% of QR/kiosk responses
-    flagged; 90% name one of the agency's two services; profile fields and some comments.
-    ``web_only``: every response a clean QR response with all nine answers."""
-    rng = np.random.default_rng(seed)
-    strata = agencies * desks
-    sizes = rng.lognormal(0, 0.6, strata)
-    floor = max(2, min(20, rows // (5 * strata)))  # every desk has a few respondents
-    sizes = np.maximum(np.round(sizes / sizes.sum() * rows).astype(np.int64), floor)
-    sizes[np.argmax(sizes)] += rows - sizes.sum()
-    desk = np.repeat(np.arange(strata), sizes)
-    probs = rng.dirichlet([1, 2, 8, 6], size=strata)
-    y = np.ones((rows, 9), dtype=np.int8)
-    for start in range(0, rows, 1_000_000):  # bounded memory at national scale
-        part = slice(start, min(start + 1_000_000, rows))
-        cum = probs.cumsum(axis=1)[desk[part]]
-        u = rng.random((cum.shape[0], 9))
-        y[part] += (u[:, :, None] > cum[:, None, :3]).sum(axis=2, dtype=np.int8)
-    day = rng.integers(0, DAYS, rows)
-    hour = rng.integers(8, 16, rows)
-    if web_only:
-        channel = np.zeros(rows, dtype=np.int64)
-        service = np.zeros(rows, dtype=np.int64)
-        flagged = np.zeros(rows, dtype=bool)
-        profile = {k: np.zeros(rows, dtype=np.int64) for k in ("sex", "age", "education",
-                                                                "occupation")}
-        comment = np.zeros(rows, dtype=np.int64)
-    else:
-        channel = rng.choice(4, size=rows, p=[0.80, 0.05, 0.10, 0.05])
-        paper = channel == 3
-        y[paper[:, None] & (rng.random((rows, 9)) < 0.10)] = 0
-        service = rng.choice(3, size=rows, p=[0.10, 0.45, 0.45])
-        flagged = (channel <= 1) & (rng.random(rows) < 0.04)
-        profile = {name: rng.integers(0, len(choices) + 1, rows)
-                   for name, choices in (("sex", SEXES), ("age", AGE_BANDS),
-                                         ("education", EDUCATIONS),
-                                         ("occupation", OCCUPATIONS))}
-        comment = np.where(rng.random(rows) < 0.05, rng.integers(1, len(COMMENTS) + 1, rows), 0)
-    order = np.lexsort((hour, day))  # chronological, as a live system assigns ids
-    month_of_day = np.array([(FIRST_DAY + timedelta(days=d)).month - 1 for d in range(DAYS)])
-    month = month_of_day[day]
-    per_month = np.bincount(desk * len(MONTHS) + month, minlength=strata * len(MONTHS))
-    per_month = per_month.reshape(strata, len(MONTHS))
-    stratified = np.arange(agencies) < round(agencies * stratified_share)
-    pops = np.round(per_month * rng.uniform(1.5, 12, per_month.shape)).astype(np.int64)
-    pops[~np.repeat(stratified, desks)] = -1
-    return Data(agencies, desks, desk[order], day[order], hour[order], channel[order],
-                service[order], flagged[order], {k: v[order] for k, v in profile.items()},
-                comment[order], y[order], pops, stratified)
-
-
-def agency_code(a: int) -> str:
-    return f"AG{a + 1:02d}"
-
-
-def desk_code(d: int) -> str:
-    return f"L{d + 1:04d}"
-
-
-# --- Building a database through the application --------------------------------------------
-
-
-@dataclass
-class Target:
-    """One database of the benchmark: a SQLite file or a PostgreSQL database."""
-
-    backend: str  # "SQLite" | "PostgreSQL"
-    name: str
-
-    @property
-    def sqlite_path(self) -> Path:
-        return OUT / f"{self.name}.sqlite"
-
-    @property
-    def uri(self) -> str:
-        if self.backend == "SQLite":
-            return f"sqlite:///{self.sqlite_path}"
-        return benchlib.pg_url(self.name)
-
-    @property
-    def meta_path(self) -> Path:
-        return OUT / f"{self.name}.{self.backend.lower()}.json"
-
-    def reset(self) -> None:
-        if self.backend == "SQLite":
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(self.sqlite_path) + suffix).unlink(missing_ok=True)
-        else:
-            benchlib.pg_recreate(self.name)
-        self.meta_path.unlink(missing_ok=True)
-
-    def exists(self) -> bool:
-        if self.backend == "SQLite":
-            return self.sqlite_path.exists()
-        return benchlib.pg_exists(self.name)
-
-    def size(self) -> int:
-        """Bytes on disk (SQLite: the file and its WAL; PostgreSQL: the database)."""
-        if self.backend == "SQLite":
-            return sum(Path(str(self.sqlite_path) + s).stat().st_size
-                       for s in ("", "-wal") if Path(str(self.sqlite_path) + s).exists())
-        from sqlalchemy import create_engine
-
-        engine = create_engine(self.uri)
-        try:
-            with engine.connect() as conn:
-                return int(conn.scalar(text("SELECT pg_database_size(current_database())")))
-        finally:
-            engine.dispose()
-
-
-def make_app(target: Target, instance: Path):
-    return create_app({"SQLALCHEMY_DATABASE_URI": target.uri, "SECRET_KEY": "x" * 32,
-                       "TESTING": True, "INSTANCE_PATH": str(instance)})
-
-
-@dataclass
-class Org:
-    """Ids the application assigned: desk ids by global desk index, services per agency."""
-
-    questionnaire_id: int
-    element_ids: list[int]  # by position
-    desk_ids: list[int]
-    service_ids: list[list[int]]  # [agency][k]
-
-
-def create_org(data: Data, prefix: str = "") -> Org:
-    """Agencies, desks, two services per agency and monthly volumes, through the admin
-    services (as `flask agency/desk/service/volume` do)."""
-    session = db.session
-    desk_ids: list[int] = []
-    service_ids: list[list[int]] = []
-    for a in range(data.agencies):
-        code = prefix + agency_code(a)
-        org.create_agency(session, code, f"Instansi {code}")
-        desks = [org.create_desk(session, code, desk_code(d), f"Loket {d + 1}")
-                 for d in range(data.desks)]
-        desk_ids.extend(d.id for d in desks)
-        if data.service.any():
-            service_ids.append([
-                org.create_service(session, code, f"S{k}", f"Layanan {k}",
-                                   desk_codes=[d.code for d in desks]).id for k in (1, 2)])
-        else:
-            service_ids.append([])
-        if data.stratified[a]:
-            for d, desk in enumerate(desks):
-                for m, month in enumerate(data.months):
-                    org.set_volume(session, desk, "month", month,
-                                   int(data.pops[a * data.desks + d, m]))
-    session.commit()
-    questionnaire = session.scalar(select(Questionnaire).where(
-        Questionnaire.code == "permenpan-14-2017"))
-    element_ids = [e.id for e in questionnaire.elements]
-    return Org(questionnaire.id, element_ids, desk_ids, service_ids)
-
-
-def _response_tuples(data: Data, ids: Org, rows: np.ndarray) -> Iterator[list[tuple]]:
-    """The response rows (Python values, as the ORM would bind them), in chunks."""
-    days = [data.first_day + timedelta(days=d) for d in range(data.n_days)]
-    moments = {(d, h): datetime(days[d].year, days[d].month, days[d].day, h, tzinfo=UTC)
-               - UTC_OFFSET for d in range(data.n_days) for h in range(24)}
-    choices = {"sex": SEXES, "age": AGE_BANDS, "education": EDUCATIONS,
-               "occupation": OCCUPATIONS}
-    options = {k: (None, *v) for k, v in choices.items()}
-    desk_ids = np.array(ids.desk_ids)
-    flags = ("burst", "too_fast")
-    for start in range(0, rows.shape[0], 100_000):
-        part = rows[start:start + 100_000]
-        out = []
-        columns = zip(
-            (part + 1).tolist(), data.desk[part].tolist(), data.day[part].tolist(),
-            data.hour[part].tolist(), data.channel[part].tolist(),
-            data.service[part].tolist(), data.flagged[part].tolist(),
-            *(data.profile[k][part].tolist() for k in choices),
-            data.comment[part].tolist(), strict=True)
-        for rid, s, d, h, ch, sv, fl, sex, age, edu, occ, cm in columns:
-            channel = CHANNELS[ch]
-            out.append((
-                rid, int(desk_ids[s]), ids.service_ids[s // data.desks][sv - 1] if sv else None,
-                ids.questionnaire_id, moments[(d, h)], days[d], h, channel,
-                channel == "ticket", flags[rid % 2] if fl else "", options["sex"][sex],
-                options["age"][age], options["education"][edu], options["occupation"][occ],
-                COMMENTS[cm - 1] if cm else None,
-                f"bench-{rid:016d}" if channel in ("qr", "kiosk") else None))
-        yield out
-
-
-RESPONSE_COLUMNS = ("id", "desk_id", "service_id", "questionnaire_id", "submitted_at", "day",
-                    "hour", "channel", "verified", "flags", "sex", "age", "education",
-                    "occupation", "comment", "idempotency_key")
-
-
-def bulk_load(data: Data, ids: Org, rows: np.ndarray | None = None) -> None:
-    """Insert responses (ids 1..n, or the given row numbers) and their answers with the
-    driver's bulk path; values are bound exactly as SQLAlchemy binds them."""
-    rows = np.arange(data.n) if rows is None else rows
-    dialect = db.engine.dialect
-    raw = db.engine.raw_connection()
-    try:
-        driver = raw.driver_connection
-        if dialect.name == "sqlite":
-            table_cols = Response.__table__.c
-            procs = [table_cols[c].type.bind_processor(dialect) for c in RESPONSE_COLUMNS]
-            sql = (f"INSERT INTO response ({', '.join(RESPONSE_COLUMNS)}) VALUES "
-                   f"({', '.join('?' * len(RESPONSE_COLUMNS))})")
-            cursor = driver.cursor()
-            cursor.execute("BEGIN")
-            for chunk in _response_tuples(data, ids, rows):
-                cursor.executemany(sql, [
-                    tuple(p(v) if p is not None and v is not None else v
-                          for p, v in zip(procs, r, strict=True)) for r in chunk])
-            for rid, eid, qid, score in _answer_chunks(data, ids, rows):
-                cursor.executemany(
-                    "INSERT INTO answer (response_id, element_id, questionnaire_id, score) "
-                    "VALUES (?, ?, ?, ?)",
-                    zip(rid.tolist(), eid.tolist(), [qid] * rid.shape[0], score.tolist(),
-                        strict=True))
-            cursor.execute("COMMIT")
-        else:
-            with driver.cursor() as cursor:
-                with cursor.copy(f"COPY response ({', '.join(RESPONSE_COLUMNS)}) "
-                                 "FROM STDIN") as copy:
-                    for chunk in _response_tuples(data, ids, rows):
-                        for r in chunk:
-                            copy.write_row(r)
-                with cursor.copy("COPY answer (response_id, element_id, questionnaire_id, "
-                                 "score) FROM STDIN") as copy:
-                    for rid, eid, qid, score in _answer_chunks(data, ids, rows):
-                        copy.write("".join(map(f"{{}}\t{{}}\t{qid}\t{{}}\n".format,
-                                               rid.tolist(), eid.tolist(), score.tolist())))
-                cursor.execute("SELECT setval(pg_get_serial_sequence('response', 'id'), "
-                               "(SELECT max(id) FROM response))")
-            driver.commit()
-    finally:
-        raw.close()
-
-
-def _answer_chunks(data: Data, ids: Org, rows: np.ndarray
-                   ) -> Iterator[tuple[np.ndarray, np.ndarray, int, np.ndarray]]:
-    elements = np.array(ids.element_ids)
-    for start in range(0, rows.shape[0], 200_000):
-        part = rows[start:start + 200_000]
-        y = data.y[part]
-        given = y > 0
-        rid = np.repeat(part + 1, 9).reshape(-1, 9)[given]
-        eid = np.broadcast_to(elements, y.shape)[given]
-        yield rid, eid, ids.questionnaire_id, y[given]
-
-
-def analyze() -> None:
-    if db.engine.dialect.name == "sqlite":
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
-    else:
-        db.session.commit()
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-
-
-def table_rows() -> dict[str, int]:
-    """Rows of the response, statistics-rollup and count-rollup tables (when present)."""
-    out = {}
-    for name in ("response", "answer", "stats_rollup", "count_rollup"):
-        if name in db.metadata.tables:
-            out[name] = int(db.session.scalar(select(func.count()).select_from(
-                db.metadata.tables[name])))
-    db.session.close()
-    return out
-
-
-def schema_hash() -> str:
-    """A hash of the application's tables (their DDL): a cached database built with another
-    schema is rebuilt. Changes in how rollups are computed are caught by the checks."""
-    from sqlalchemy.dialects import sqlite
-    from sqlalchemy.schema import CreateTable
-
-    ddl = "".join(str(CreateTable(t).compile(dialect=sqlite.dialect()))
-                  for t in db.metadata.sorted_tables)
-    return hashlib.sha256(ddl.encode()).hexdigest()[:16]
-
-
-def cached(target: Target, params: dict[str, Any], rebuild: bool,
-           build: Callable[[], dict[str, Any]], app) -> dict[str, Any]:
-    """Build the target unless a build with the same parameters and code is cached."""
-    params = {**params, "schema": schema_hash()}
-    if not rebuild and target.exists() and target.meta_path.exists():
-        meta = json.loads(target.meta_path.read_text())
-        if meta.get("params") == params:
-            with app.app_context():
-                count = db.session.scalar(select(func.count()).select_from(Response))
-            if count == meta["responses"]:
-                with app.app_context():
-                    # Indexes added to the models since the build (the hash covers the
-                    # tables only): create them, so the cache measures today's schema.
-                    for table in db.metadata.sorted_tables:
-                        for index in table.indexes:
-                            index.create(db.engine, checkfirst=True)
-                meta["cached"] = True
-                return meta
-    print(f"  building {target.backend} database {target.name} ...", flush=True)
-    target.reset()
-    with app.app_context():
-        db.engine.dispose()
-        meta = build()
-        db.session.remove()
-        db.engine.dispose()
-    meta["params"] = params
-    target.meta_path.write_text(json.dumps(meta, indent=1))
-    meta["cached"] = False
-    return meta
-
-
-def build_main(data: Data) -> dict[str, Any]:
-    """The 1M-response database: schema, organisation, bulk load, rollups.rebuild."""
-    db.create_all()
-    seed_standards(db.session)
-    db.session.commit()
-    t0 = time.perf_counter()
-    ids = create_org(data)
-    t_org = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    bulk_load(data, ids)
-    t_load = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    with write_transaction(db.session):
-        rollup_rows = rollups.rebuild(db.session)
-    t_rebuild = time.perf_counter() - t0
-    analyze()
-    return {"responses": data.n, "org_s": t_org, "load_s": t_load, "rebuild_s": t_rebuild,
-            "rollup_rows_written": rollup_rows}
+# --- Building the national database ------------------------------------------------------------
 
 
 def build_national(data: Data, sample: np.ndarray) -> dict[str, Any]:
     """One agency with many desks: rollup rows computed from the in-memory responses with
     the app's own reduction and layout (reduce_rows, to_flat, rollups.encode), clean scope
     only, daily and monthly grain; raw responses loaded only for the sample desks."""
-    db.create_all()
-    seed_standards(db.session)
-    db.session.commit()
+    create_schema()
     t0 = time.perf_counter()
     ids = create_org(data, prefix="NAS-")
     t_org = time.perf_counter() - t0
@@ -499,22 +148,6 @@ def build_national(data: Data, sample: np.ndarray) -> dict[str, Any]:
 # --- Checks ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Checks:
-    """Correctness checks: name -> (passed, detail)."""
-
-    items: list[tuple[str, bool, str]] = field(default_factory=list)
-
-    def add(self, name: str, passed: bool, detail: str = "") -> None:
-        self.items.append((name, passed, detail))
-        if not passed:
-            print(f"  CHECK FAILED: {name} {detail}", flush=True)
-
-    @property
-    def ok(self) -> bool:
-        return all(p for _, p, _ in self.items)
-
-
 def stats_equal(a: dict, b: dict) -> tuple[bool, str]:
     if a.keys() != b.keys():
         return False, f"keys differ: {sorted(set(a) ^ set(b))[:5]}"
@@ -533,8 +166,8 @@ def check_rollups(data: Data, ids: Org, checks: Checks, label: str, sample: Sequ
         for scope in scopes:
             ok, detail = stats_equal(
                 queries.desk_statistics(session, sample_ids, period.start, period.end, scope),
-                queries.raw_desk_statistics(session, sample_ids, period.start, period.end,
-                                            scope))
+                raw.raw_desk_statistics(session, sample_ids, period.start, period.end,
+                                        scope))
             checks.add(f"{label}: desk_statistics == raw_desk_statistics ({period.key}, "
                        f"{scope}, {len(sample)} desks)", ok, detail)
     clean = ~data.flagged
@@ -544,26 +177,6 @@ def check_rollups(data: Data, ids: Org, checks: Checks, label: str, sample: Sequ
     by_index = {position[k[0]]: v for k, v in got.items()}
     ok, detail = stats_equal(by_index, expected)
     checks.add(f"{label}: rollups == generated responses (all desks, clean)", ok, detail)
-
-
-def load_org(data: Data, prefix: str = "") -> Org:
-    session = db.session
-    codes = [prefix + agency_code(a) for a in range(data.agencies)]
-    agencies = {a.code: a for a in session.scalars(select(Agency).where(Agency.code.in_(codes)))}
-    desk_ids, service_ids = [], []
-    for code in codes:
-        agency = agencies[code]
-        desks = {d.code: d.id for d in session.scalars(
-            select(Desk).where(Desk.agency_id == agency.id))}
-        desk_ids.extend(desks[desk_code(d)] for d in range(data.desks))
-        services = {s.code: s.id for s in session.scalars(
-            select(Service).where(Service.agency_id == agency.id))}
-        service_ids.append([services[k] for k in ("S1", "S2") if k in services])
-    questionnaire = session.scalar(select(Questionnaire).where(
-        Questionnaire.code == "permenpan-14-2017"))
-    element_ids = list(session.scalars(select(Element.id).where(
-        Element.questionnaire_id == questionnaire.id).order_by(Element.position)))
-    return Org(questionnaire.id, element_ids, desk_ids, service_ids)
 
 
 # --- Measurements --------------------------------------------------------------------------
@@ -614,11 +227,11 @@ def split_timings(session: Any, scopes: list[queries.AgencyScope], period: Any,
 PARENT = "MPP"  # a Mal Pelayanan Publik grouping the 50 agencies, for the dashboard timing
 
 
-def dashboard_timings(codes: Sequence[str], period: Any, repeat: int, checks: Checks,
-                      label: str) -> dict[str, list[float]]:
+def dashboard_timings(codes: Sequence[str], desks: int, period: Any, repeat: int,
+                      checks: Checks, label: str) -> dict[str, list[float]]:
     """Time what the agency dashboard page assembles (survey.core.results.dashboard.build: the
     index, verified/all variants, desks, services, a 6-period trend, arrivals, profile,
-    review queue, children) for one agency and for a parent over all 50 agencies. The
+    review queue, children) for one agency and for a parent over all the agencies. The
     parent is added to the cached database on first use (it changes no other result)."""
     try:
         from survey.core.results import dashboard as dashboard
@@ -627,14 +240,15 @@ def dashboard_timings(codes: Sequence[str], period: Any, repeat: int, checks: Ch
     session = db.session
     parent = session.scalar(select(Agency).where(Agency.code == PARENT))
     if parent is None:
-        parent = org.create_agency(session, PARENT, "Mal Pelayanan Publik (benchmark)")
+        parent = create_agency(session, PARENT, "Mal Pelayanan Publik (benchmark)",
+                                   actor=None)
     for agency in session.scalars(select(Agency).where(Agency.code.in_(list(codes)))):
         if agency.parent_id != parent.id:
             agency.parent_id = parent.id
     session.commit()
     out = {}
-    for name, code in ((f"{codes[0]}: 10 desks", codes[0]),
-                       (f"{PARENT}: 50 agencies, 500 desks", PARENT)):
+    for name, code in ((f"{codes[0]}: {desks} desks", codes[0]),
+                       (f"{PARENT}: {len(codes)} agencies, {len(codes) * desks} desks", PARENT)):
         def build(code: str = code) -> Any:
             agency = session.scalar(select(Agency).where(Agency.code == code))
             return dashboard.build(session, agency, period)
@@ -676,7 +290,7 @@ def results_equal(a: dict[str, GroupResult], b: dict[str, GroupResult]) -> float
                 if ea is not eb:
                     return float("inf")
                 continue
-            worst = max(worst, *(_rel(x, z) for x, z in zip(_numbers(ea), _numbers(eb),
+            worst = max(worst, *(rel_diff(x, z) for x, z in zip(_numbers(ea), _numbers(eb),
                                                             strict=True)))
     return worst
 
@@ -686,10 +300,6 @@ def _numbers(e: Estimate) -> list[float]:
     for el in e.elements:
         out += [el.n, el.nrr, el.se, *el.ci]
     return out
-
-
-def _rel(a: float, b: float) -> float:
-    return 0.0 if a == b else abs(a - b) / max(abs(b), 1e-300)
 
 
 @dataclass
@@ -715,7 +325,7 @@ class BackendRun:
 
 def run_main(target: Target, data: Data, args: argparse.Namespace, checks: Checks,
              instance: Path) -> BackendRun:
-    app = make_app(target, instance)
+    app = make_app(target.uri, instance)
     params = {"rows": data.n, "agencies": data.agencies, "desks": data.desks, "seed": args.seed}
     meta = cached(target, params, args.rebuild, lambda: build_main(data), app)
     run = BackendRun(target.backend, meta)
@@ -741,7 +351,8 @@ def run_main(target: Target, data: Data, args: argparse.Namespace, checks: Check
         one = scopes[:1]
         run.a_one, _ = timed(lambda: queries.compute_groups(session, one, period), args.repeat)
         run.split = split_timings(session, scopes, period, args.repeat)
-        run.dashboard = dashboard_timings(codes, period, args.dashboard_repeat, checks, label)
+        run.dashboard = dashboard_timings(codes, data.desks, period, args.dashboard_repeat,
+                                          checks, label)
         _, run.results_all = timed(
             lambda: queries.compute_groups(session, scopes, period, scope="all"), 1, 0)
         if args.raw_repeat:
@@ -761,7 +372,7 @@ def run_main(target: Target, data: Data, args: argparse.Namespace, checks: Check
 
 def run_national(target: Target, data: Data, args: argparse.Namespace, checks: Checks,
                  instance: Path, run: BackendRun) -> None:
-    app = make_app(target, instance)
+    app = make_app(target.uri, instance)
     sample = np.arange(0, data.desks, max(1, data.desks // 10))[:10]
     params = {"rows": data.n, "desks": data.desks, "seed": args.seed + 1,
               "sample": sample.tolist()}
@@ -800,7 +411,7 @@ def samplics_550(data: Data, results: dict[str, GroupResult]) -> tuple[float, fl
     worst: dict[str, float] = {}
 
     def rel(key: str, ours: float, theirs: float) -> None:
-        worst[key] = max(worst.get(key, 0.0), _rel(ours, theirs))
+        worst[key] = max(worst.get(key, 0.0), rel_diff(ours, theirs))
 
     clean = ~data.flagged
     t_all = t_index = 0.0
@@ -874,21 +485,11 @@ def samplics_national(data: Data, result: GroupResult) -> tuple[float, dict]:
         ref = samplics.TaylorEstimator(samplics.PopParam.mean)
         ref.estimate(y=rowmean, samp_weight=w, stratum=data.desk, fpc=fpc)
         elapsed = time.perf_counter() - t0
-    return elapsed, {"index point": _rel(est.ikm, ref.point_est),
-                     "index SE": _rel(est.se, ref.stderror)}
+    return elapsed, {"index point": rel_diff(est.ikm, ref.point_est),
+                     "index SE": rel_diff(est.se, ref.stderror)}
 
 
 # --- ikm compute on a CSV -------------------------------------------------------------------
-
-_FILL = 0xFF  # never in the output: cells are padded with it, then it is removed
-
-
-def _choices(options: Sequence[bytes], index: np.ndarray) -> np.ndarray:
-    width = max(max(len(o) for o in options), 1)
-    lookup = np.full((len(options), width), _FILL, dtype=np.uint8)
-    for k, o in enumerate(options):
-        lookup[k, :len(o)] = np.frombuffer(o, np.uint8)
-    return lookup[index]
 
 
 def write_export_csv(path: Path, data: Data) -> None:
@@ -899,7 +500,7 @@ def write_export_csv(path: Path, data: Data) -> None:
     zero = np.zeros(n, dtype=np.int64)
 
     def lit(value: bytes) -> np.ndarray:
-        return _choices([value], zero)
+        return choices([value], zero)
 
     ids = np.arange(1, n + 1)
     digits = []
@@ -907,7 +508,7 @@ def write_export_csv(path: Path, data: Data) -> None:
         index = (ids // 10**p) % 10
         if p:
             index = np.where(ids < 10**p, 10, index)  # no leading zeros
-        digits.append(_choices([str(k).encode() for k in range(10)] + [b""], index))
+        digits.append(choices([str(k).encode() for k in range(10)] + [b""], index))
     moments = [(datetime.combine(FIRST_DAY + timedelta(days=d), datetime.min.time())
                 + timedelta(hours=h) - UTC_OFFSET).strftime("%Y-%m-%dT%H:00:00Z").encode()
                for d in range(DAYS) for h in range(24)]
@@ -917,27 +518,25 @@ def write_export_csv(path: Path, data: Data) -> None:
             return b'"' + value.replace('"', '""').encode() + b'"'
         return value.encode()
 
-    parts = [*digits, lit(b","), _choices(moments, data.day * 24 + data.hour), lit(b","),
-             _choices([agency_code(a).encode() for a in range(data.agencies)],
+    parts = [*digits, lit(b","), choices(moments, data.day * 24 + data.hour), lit(b","),
+             choices([agency_code(a).encode() for a in range(data.agencies)],
                       data.desk // data.desks), lit(b","),
-             _choices([desk_code(d).encode() for d in range(data.desks)],
+             choices([desk_code(d).encode() for d in range(data.desks)],
                       data.desk % data.desks), lit(b","),
-             _choices([b"", b"S1", b"S2"], data.service), lit(b","),
-             _choices([c.encode() for c in CHANNELS], data.channel)]
+             choices([b"", b"S1", b"S2"], data.service), lit(b","),
+             choices([c.encode() for c in CHANNELS], data.channel)]
     for j in range(9):
-        parts += [lit(b","), _choices([b"", b"1", b"2", b"3", b"4"], data.y[:, j])]
-    parts += [lit(b","), _choices([b"0", b"1"], (data.channel == 2).astype(np.int64)),
-              lit(b","), _choices([b"0", b"1"], data.flagged.astype(np.int64))]
-    for name, values in (("sex", SEXES), ("age", AGE_BANDS), ("education", EDUCATIONS),
-                         ("occupation", OCCUPATIONS)):
-        parts += [lit(b","), _choices([b"", *(v.encode() for v in values)], data.profile[name])]
-    parts += [lit(b","), _choices([b"", *(quoted(c) for c in COMMENTS)], data.comment),
+        parts += [lit(b","), choices([b"", b"1", b"2", b"3", b"4"], data.y[:, j])]
+    parts += [lit(b","), choices([b"0", b"1"], (data.channel == 2).astype(np.int64)),
+              lit(b","), choices([b"0", b"1"], data.flagged.astype(np.int64))]
+    for name, values in PROFILE.items():
+        parts += [lit(b","), choices([b"", *(v.encode() for v in values)], data.profile[name])]
+    parts += [lit(b","), choices([b"", *(quoted(c) for c in COMMENTS)], data.comment),
               lit(b"\n")]
-    flat = np.concatenate(parts, axis=1).ravel()
     header = ("response_id,submitted_at,agency,desk,service,channel,"
               + ",".join(f"U{j}" for j in range(1, 10))
               + ",verified,flagged,sex,age,education,occupation,comment\n").encode()
-    path.write_bytes(header + flat[flat != _FILL].tobytes())
+    path.write_bytes(header + unpadded(parts))
 
 
 def write_populations_csv(path: Path, data: Data) -> None:
@@ -985,7 +584,7 @@ def ikm_compute(data: Data, repeat: int, expected: dict[str, GroupResult], check
         for el, el_row in zip(est.elements, row["elements"], strict=True):
             ours += [el.nrr, el.se_converted, *el.ci]
             theirs += [el_row["nrr"], el_row["se_converted"], *el_row["ci"]]
-        worst = max(worst, *(_rel(a, b) for a, b in zip(ours, theirs, strict=True)))
+        worst = max(worst, *(rel_diff(a, b) for a, b in zip(ours, theirs, strict=True)))
     checks.add(f"ikm compute on the CSV == compute_groups(scope='all') from the database "
                f"({len(payload['results'])} results)", missing == 0 and worst <= TOLERANCE,
                f"max relative difference {worst:.1e}, {missing} missing")
@@ -1010,35 +609,33 @@ def rollup_modes() -> dict[str, dict[str, Callable[..., int]]]:
     return modes
 
 
-def submit_cost(target: Target, n: int, block: int, instance: Path) -> dict[str, list[float]]:
+def submit_cost(target: Target, n: int, block: int, instance: Path, warmup: int = 100
+                ) -> dict[str, list[float]]:
     """Latency of record_responses in one write transaction per response, sequentially, with
     the rollups kept and with (parts of) them replaced by a no-op, in rotating blocks, on a
     fresh small database: 5 agencies x 4 desks, 20 s between responses (rollup rows are
     mostly updates, as in steady state), 10% one-time tickets, every response with a
     service and a profile."""
     target.reset()
-    app = make_app(target, instance)
+    app = make_app(target.uri, instance)
     modes = rollup_modes()
     out: dict[str, list[float]] = {mode: [] for mode in modes}
     with app.app_context():
-        db.create_all()
-        seed_standards(db.session)
-        db.session.commit()
+        create_schema()
         desk_ids, service_ids = [], {}
         for a in range(5):
             code = agency_code(a)
-            org.create_agency(db.session, code, f"Instansi {code}")
-            desks = [org.create_desk(db.session, code, desk_code(d), f"Loket {d + 1}")
-                     for d in range(4)]
-            service = org.create_service(db.session, code, "S1", "Layanan 1",
-                                         desk_codes=[d.code for d in desks])
+            create_agency(db.session, code, f"Instansi {code}", actor=None)
+            desks = [create_desk(db.session, code, desk_code(d), f"Loket {d + 1}",
+                                     actor=None) for d in range(4)]
+            service = create_service(db.session, code, "S1", "Layanan 1",
+                                         desk_codes=[d.code for d in desks], actor=None)
             for d in desks:
                 desk_ids.append(d.id)
                 service_ids[d.id] = service.id
         db.session.commit()
         rng = np.random.default_rng(7)
         start = datetime(2024, 7, 1, 1, tzinfo=UTC)
-        warmup = 100
         total = warmup + len(modes) * n
         scores = rng.integers(1, 5, (total, 9)).tolist()
         items = []
@@ -1070,10 +667,7 @@ def submit_cost(target: Target, n: int, block: int, instance: Path) -> dict[str,
                 setattr(rollups, name, function)
         db.session.remove()
         db.engine.dispose()
-    if target.backend == "PostgreSQL":
-        benchlib.pg_drop(target.name)
-    else:
-        target.reset()
+    target.drop()
     return out
 
 
@@ -1087,9 +681,7 @@ def report(runs: list[BackendRun], data: Data, national: Data | None, args: argp
     print(f"# IKM from the database: {data.n:,} responses in {SEMESTER.key} "
           f"({SEMESTER.start} .. {SEMESTER.end}), {data.agencies} agencies x {data.desks} "
           f"desks")
-    print(f"# {benchlib.machine()}; load average before: "
-          f"{' '.join(f'{v:.2f}' for v in args.load_before)}; "
-          f"{time.strftime('%Y-%m-%d %H:%M')}")
+    print(about(args.load_before))
     print()
     n_res = runs[0].n_results if runs else 0
     rows = []
@@ -1098,11 +690,12 @@ def report(runs: list[BackendRun], data: Data, national: Data | None, args: argp
     rows.append(["    best run", *(ms(min(r.a)) for r in runs), ""])
     for part in runs[0].split if runs else ():
         rows.append([f"    of which {part}", *(ms(median(r.split[part])) for r in runs), ""])
-    rows.append(["    incl. building the 50 agencies' scopes",
+    rows.append([f"    incl. building the {data.agencies} agencies' scopes",
                  *(ms(median(r.a_scopes)) for r in runs), ""])
     rows.append([f"    range {PARTIAL.key} (daily rows for 2 months)",
                  *(ms(median(r.a_partial)) for r in runs), ""])
-    rows.append(["    one agency (11 results)", *(ms(median(r.a_one)) for r in runs), ""])
+    rows.append([f"    one agency ({data.desks + 1} results)",
+                 *(ms(median(r.a_one)) for r in runs), ""])
     for name in runs[0].dashboard if runs else ():
         rows.append([f"dashboard page data (dashboard.services.build), {name}",
                      *(ms(median(r.dashboard[name])) if name in r.dashboard else "-"
@@ -1185,12 +778,16 @@ def report(runs: list[BackendRun], data: Data, national: Data | None, args: argp
     print(table(["database", "size", "responses", "stats rollups", "count rollups",
                  "bulk load", "rollups", "state"], rows))
     print()
-    print("## checks")
-    for name, passed, detail in checks.items:
-        print(f"{'ok  ' if passed else 'FAIL'}  {name}: {detail}")
+    checks.print()
 
 
-def main() -> int:
+# Tiny sizes for --smoke: every step once, on SQLite, in a few seconds; the checks only.
+SMOKE = {"rows": 3000, "agencies": 3, "desks": 2, "national_rows": 2000, "national_desks": 20,
+         "repeat": 1, "dashboard_repeat": 1, "cli_repeat": 1, "submit_n": 4,
+         "submit_warmup": 4, "sample_desks": 3, "backends": "sqlite"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--agencies", type=int, default=50)
@@ -1204,20 +801,20 @@ def main() -> int:
     parser.add_argument("--cli-repeat", type=int, default=3)
     parser.add_argument("--submit-n", type=int, default=1000,
                         help="(e) transactions per mode and backend; 0 skips")
+    parser.add_argument("--submit-warmup", type=int, default=100,
+                        help="(e) transactions before the timed ones")
     parser.add_argument("--sample-desks", type=int, default=10)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached databases")
     parser.add_argument("--skip-national", action="store_true")
     parser.add_argument("--skip-samplics", action="store_true")
     parser.add_argument("--skip-checks", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(parser, argv, SMOKE, "3,000 rows on SQLite in a temporary directory "
+                      "(bench_engine*_smoke on PostgreSQL, dropped after)")
     args.load_before = os.getloadavg()
 
     OUT.mkdir(parents=True, exist_ok=True)
-    backends = [b.strip().lower() for b in args.backends.split(",") if b.strip()]
-    if "postgresql" in backends and not benchlib.pg_available():
-        print("PostgreSQL is not reachable at", benchlib.PG_ADMIN_URL, "- skipping it")
-        backends.remove("postgresql")
+    labels = backend_labels(args.backends)
     checks = Checks()
     extra: dict[str, Any] = {}
     print(f"generating {args.rows:,} responses ...", flush=True)
@@ -1230,23 +827,35 @@ def main() -> int:
     runs: list[BackendRun] = []
     with tempfile.TemporaryDirectory() as tmp:
         instance = Path(tmp)
-        for backend in backends:
-            label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[backend]
+
+        def target(label: str, name: str) -> Target:
+            if args.smoke:  # never the cached databases of the real runs
+                return Target(label, f"{name}_smoke", instance)
+            return Target(label, name)
+
+        for label in labels:
             print(f"{label}:", flush=True)
-            run = run_main(Target(label, "bench_engine"), data, args, checks, instance)
-            if national is not None:
-                run_national(Target(label, "bench_engine_national"), national, args, checks,
-                             instance, run)
+            main_db = target(label, "bench_engine")
+            national_db = target(label, "bench_engine_national")
+            try:
+                run = run_main(main_db, data, args, checks, instance)
+                if national is not None:
+                    run_national(national_db, national, args, checks, instance, run)
+            finally:
+                if args.smoke:
+                    main_db.drop()
+                    national_db.drop()
             runs.append(run)
         for other in runs[1:]:
             diff = results_equal(runs[0].results, other.results)
             checks.add(f"{runs[0].backend} results == {other.backend} results", diff == 0.0,
                        f"max relative difference {diff:.1e}")
         if runs and not args.skip_samplics:
-            print("samplics: 550 estimates ...", flush=True)
+            n_res = runs[0].n_results
+            print(f"samplics: {n_res} estimates ...", flush=True)
             t_all, t_index, worst = samplics_550(data, runs[0].results)
             extra.update(samplics_all=t_all, samplics_index=t_index, samplics_worst=worst)
-            checks.add("samplics == ours, 550 results (index and elements, point and SE)",
+            checks.add(f"samplics == ours, {n_res} results (index and elements, point and SE)",
                        max(worst.values()) <= TOLERANCE,
                        f"max relative difference {max(worst.values()):.1e}")
             if national is not None and runs[0].national_result is not None:
@@ -1263,8 +872,9 @@ def main() -> int:
         if args.submit_n:
             for run in runs:
                 print(f"{run.backend}: (e) submit transactions ...", flush=True)
-                run.submit = submit_cost(Target(run.backend, "bench_engine_tx"), args.submit_n,
-                                         50, instance)
+                run.submit = submit_cost(target(run.backend, "bench_engine_tx"),
+                                         args.submit_n, min(50, args.submit_n), instance,
+                                         args.submit_warmup)
     report(runs, data, national, args, extra, checks)
     return 0 if checks.ok else 1
 

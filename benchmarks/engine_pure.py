@@ -1,4 +1,5 @@
-"""Benchmark of the pure IKM engine. Run: ``.venv/bin/python benchmarks/engine_pure.py``
+"""Benchmark of the pure IKM engine. Run: ``python -m benchmarks.engine_pure``
+(``--smoke``: a few thousand rows, in seconds, for the checks only).
 
 1. Engine time for a dashboard: 50 agencies x 10 desks (550 results with intervals,
    grade probabilities and element intervals) from sufficient statistics of about
@@ -7,6 +8,8 @@
 2. The same numbers from samplics 0.6.1 on the raw rows, side by side: time and the
    largest relative difference (index point, SE, t interval; element NRR and SE).
 3. ``ikm compute`` as a whole process on a generated 1,000,000-row CSV (target < 3 s).
+
+Exit status 1 when samplics and the engine differ by more than a relative 1e-9.
 """
 
 from __future__ import annotations
@@ -19,15 +22,14 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from survey.ikm import PERMENPAN_2017, estimate_groups, reduce_rows  # noqa: E402
-from survey.ikm.csvio import read_responses  # noqa: E402
+from benchmarks.lib import ROOT, TOLERANCE, choices, parse_args, rel_diff, unpadded
+from survey.ikm import PERMENPAN_2017, estimate_groups, reduce_rows
+from survey.ikm.csvio import read_responses
 
 AGENCIES, DESKS = 50, 10
 
@@ -81,8 +83,7 @@ def samplics_compare(data, groups, pops, result, max_agencies: int) -> tuple[flo
     worst: dict[str, float] = {}
 
     def rel(key: str, a: float, b: float) -> None:
-        d = 0.0 if a == b else abs(a - b) / max(abs(b), 1e-300)
-        worst[key] = max(worst.get(key, 0.0), d)
+        worst[key] = max(worst.get(key, 0.0), rel_diff(a, b))
 
     stratum, y = data["stratum"], data["y"].astype(np.float64)
     t_total = 0.0
@@ -131,18 +132,6 @@ def samplics_compare(data, groups, pops, result, max_agencies: int) -> tuple[flo
     return t_total, worst
 
 
-_FILL = 0xFF  # a byte that never occurs in the output; rows are built padded with it
-
-
-def _choices(options: list[bytes], index: np.ndarray) -> np.ndarray:
-    """(n, width) bytes: options[index[i]] padded with filler."""
-    width = max(len(o) for o in options) or 1
-    table = np.full((len(options), width), _FILL, dtype=np.uint8)
-    for k, o in enumerate(options):
-        table[k, :len(o)] = np.frombuffer(o, np.uint8)
-    return table[index]
-
-
 def write_csv(path: Path, data: dict[str, np.ndarray], export: bool = False) -> None:
     """A responses CSV built as bytes with numpy. ``export`` mimics the system's own
     export: more columns, CRLF, a BOM and quoted free-text comments with commas, quotes
@@ -153,29 +142,28 @@ def write_csv(path: Path, data: dict[str, np.ndarray], export: bool = False) -> 
     agencies = [f"AG{i:02d}".encode() for i in range(AGENCIES)]
     desks = [f"D{i}".encode() for i in range(DESKS)]
     cells = [b"", b"1", b"2", b"3", b"4"]
-    comma = _choices([b","], np.zeros(n, dtype=np.int64))
+    comma = choices([b","], np.zeros(n, dtype=np.int64))
     eol = b"\r\n" if export else b"\n"
     parts = []
     if export:
         ids = np.arange(n)
-        digits = [_choices([str(k).encode() for k in range(10)], (ids // 10**p) % 10)
+        digits = [choices([str(k).encode() for k in range(10)], (ids // 10**p) % 10)
                   for p in range(6, -1, -1)]
-        parts += [*digits, _choices([b",2025-01-02T08:00:00,"], np.zeros(n, np.int64))]
-    parts += [_choices(agencies, a), comma]
+        parts += [*digits, choices([b",2025-01-02T08:00:00,"], np.zeros(n, np.int64))]
+    parts += [choices(agencies, a), comma]
     if export:
-        parts += [_choices([b"KTP,"], np.zeros(n, np.int64))]
-    parts += [_choices(desks, d)]
+        parts += [choices([b"KTP,"], np.zeros(n, np.int64))]
+    parts += [choices(desks, d)]
     if export:
-        parts += [_choices([b",qr"], np.zeros(n, np.int64))]
+        parts += [choices([b",qr"], np.zeros(n, np.int64))]
     for j in range(9):
-        parts += [comma, _choices(cells, y[:, j].astype(np.int64))]
+        parts += [comma, choices(cells, y[:, j].astype(np.int64))]
     if export:
         notes = [b"", b"", b'"cepat, ramah"', b'"bilang ""tunggu"""', b'"baris\nkedua"', b"ok"]
-        parts += [_choices([b",1,0,"], np.zeros(n, np.int64)),
-                  _choices(notes, np.arange(n) % len(notes))]
-    parts.append(_choices([eol], np.zeros(n, dtype=np.int64)))
-    flat = np.concatenate(parts, axis=1).ravel()
-    body = flat[flat != _FILL].tobytes()
+        parts += [choices([b",1,0,"], np.zeros(n, np.int64)),
+                  choices(notes, np.arange(n) % len(notes))]
+    parts.append(choices([eol], np.zeros(n, dtype=np.int64)))
+    body = unpadded(parts)
     codes = ",".join(f"U{j}" for j in range(1, 10))
     if export:
         header = (b"\xef\xbb\xbfresponse_id,submitted_at,agency,service,desk,channel,"
@@ -194,28 +182,31 @@ def write_pops(path: Path, data: dict[str, np.ndarray]) -> None:
 
 
 def cli_timing(csv_path: Path, pop_path: Path, repeat: int) -> list[float]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "survey.ikm.cli", "compute", str(csv_path),
              "--populations", str(pop_path)],
-            capture_output=True, env=env, check=False)
+            capture_output=True, cwd=ROOT, check=False)
         times.append(time.perf_counter() - t0)
         if proc.returncode != 0:
             raise SystemExit(proc.stderr.decode())
     return times
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--samplics-agencies", type=int, default=AGENCIES,
                         help="agencies to recompute with samplics (each: 11 results)")
     parser.add_argument("--skip-cli", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("--cli-repeat", type=int, default=3,
+                        help="runs of `ikm compute` per CSV (the best one is shown)")
+    args = parse_args(parser, argv, {"rows": 5000, "repeat": 2, "samplics_agencies": 3,
+                                     "cli_repeat": 1},
+                      "5,000 rows, 3 agencies through samplics")
 
     print(f"# IKM engine benchmark: {AGENCIES} agencies x {DESKS} desks, "
           f"{args.rows:,} responses, {os.cpu_count()} CPUs")
@@ -256,11 +247,12 @@ def main() -> None:
             t_read = time.perf_counter() - t0
             rows.append((f"read {args.rows:,}-row CSV ({size / 1e6:.0f} MB) in-process",
                          f"{t_read * 1e3:9.1f} ms"))
-            cli = cli_timing(csv_path, pop_path, 3)
-            rows.append(("`ikm compute` whole process (best of 3)", f"{min(cli) * 1e3:9.1f} ms"))
+            cli = cli_timing(csv_path, pop_path, args.cli_repeat)
+            rows.append((f"`ikm compute` whole process (best of {args.cli_repeat})",
+                         f"{min(cli) * 1e3:9.1f} ms"))
             write_csv(csv_path, data, export=True)
             size = csv_path.stat().st_size
-            cli = cli_timing(csv_path, pop_path, 3)
+            cli = cli_timing(csv_path, pop_path, args.cli_repeat)
             rows.append((f"  same, system export format ({size / 1e6:.0f} MB, quoted comments)",
                          f"{min(cli) * 1e3:9.1f} ms"))
 
@@ -269,7 +261,12 @@ def main() -> None:
     print(f"{'-' * width}  {'-' * 12}")
     for label, value in rows:
         print(f"{label:<{width}}  {value:>12}")
+    failed = {key: value for key, value in worst.items() if not value <= TOLERANCE}
+    for key, value in failed.items():
+        print(f"FAIL  samplics == engine, {key}: max relative difference {value:.2e} > "
+              f"{TOLERANCE:g}")
+    return 1 if failed or not worst else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,12 +1,14 @@
 """Benchmark: CSV export of 1,000,000 responses (rows per second, peak memory) and the
 full hash-chain verification, on SQLite and PostgreSQL.
 
-    .venv/bin/python benchmarks/exports.py [--rows 1000000] [--rebuild] [--only sqlite|postgresql]
+    python -m benchmarks.exports [--rows 1000000] [--rebuild] [--only sqlite|postgresql]
+    python -m benchmarks.exports --smoke   # a tiny database on SQLite, in seconds: checks only
 
 The database is built once (cached in benchmarks/out/ and a PostgreSQL database of its
 own): 1,000,000 responses with their answers and a real hash chain (every link computed
-with the application's own payload and hash functions), loaded in bulk. Each measurement
-runs in a fresh subprocess, so that its peak resident memory is its own.
+with the application's own payload and hash functions, after the links of the audited
+organisation set-up), loaded in bulk. Each measurement runs in a fresh subprocess, so that
+its peak resident memory is its own.
 """
 
 from __future__ import annotations
@@ -18,16 +20,38 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import text
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from benchlib import OUT, machine, pg_available, pg_exists, pg_recreate, pg_url, table  # noqa: E402
+from benchmarks.lib import (
+    OUT,
+    RESPONSE_COLUMNS,
+    ROOT,
+    Chunk,
+    Org,
+    Target,
+    answer_columns,
+    bulk_insert,
+    cached,
+    create_schema,
+    machine,
+    make_app,
+    parse_args,
+    pg_available,
+    table,
+)
+from survey.core import ledger
+from survey.core.chain import link_hash
+from survey.core.db import db
+from survey.core.exports import service
+from survey.core.models import Agency, Element
+from survey.core.org.agencies import create_agency
+from survey.core.org.desks import create_desk
+from survey.core.periods import parse_period
 
 DB_NAME = "bench_export"
 AGENCY = "EXP"
@@ -37,116 +61,66 @@ GOAL_ROWS_PER_S = 100_000
 GOAL_MB = 150
 
 
-def make_app(url: str, instance: Path):
-    from survey import create_app
-
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "b" * 32,
-                       "TESTING": True, "INSTANCE_PATH": str(instance)})
-
-
-def build(url: str, rows: int, seed: int = 7) -> dict:
+def build(rows: int, seed: int = 7) -> dict:
     """Schema, one agency with DESKS desks, `rows` responses in 2024 with answers (5% of
-    answers blank), comments on 10%, and the hash chain over all of them."""
-    from sqlalchemy import text
-
-    from survey.core import ledger
-    from survey.core import org as org
-    from survey.core.chain import GENESIS, link_hash
-    from survey.core.db import db
-    from survey.core.models import Element
-    from survey.core.seed import seed_standards
-
-    app = make_app(url, Path(tempfile.mkdtemp()))
+    answers blank), comments on 10%, and the hash chain over all of them. Runs in the
+    application's context on an empty database."""
     started = time.perf_counter()
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        seed_standards(db.session)
-        org.create_agency(db.session, AGENCY, "Benchmark agency")
-        desks = [org.create_desk(db.session, AGENCY, f"L{i + 1}", f"Loket {i + 1}")
-                 for i in range(DESKS)]
-        db.session.commit()
-        questionnaire = desks[0].questionnaire_id
-        elements = [e.id for e in db.session.query(Element).filter_by(
-            questionnaire_id=questionnaire).order_by(Element.position)]
-        db.session.commit()  # end the read transaction before another connection writes
-        rng = np.random.default_rng(seed)
-        desk_ids = np.array([d.id for d in desks])[rng.integers(0, DESKS, rows)]
-        days = np.sort(rng.integers(0, 366, rows))  # ids follow time, as in real use
-        hours = rng.integers(1, 9, rows)
-        scores = rng.integers(1, 5, size=(rows, 9))
-        scores[rng.random((rows, 9)) < 0.05] = 0
-        commented = rng.random(rows) < 0.1
-        base = datetime(2024, 1, 1, tzinfo=UTC)
-        raw = db.engine.raw_connection()
-        dialect = db.engine.dialect.name
-        prev = GENESIS
-        chunk = 50_000
-        for start in range(0, rows, chunk):
-            stop = min(start + chunk, rows)
-            response_rows, answer_rows, link_rows = [], [], []
-            for i in range(start, stop):
-                rid = i + 1
-                submitted = base + timedelta(days=int(days[i]), hours=int(hours[i]))
-                row = {"id": rid, "desk_id": int(desk_ids[i]), "service_id": None,
-                       "questionnaire_id": questionnaire, "submitted_at": submitted,
-                       "day": (submitted + timedelta(hours=7)).date(),
-                       "hour": (submitted.hour + 7) % 24, "channel": "qr", "verified": False,
-                       "flags": "", "sex": None, "age": None, "education": None,
-                       "occupation": None,
-                       "comment": f"saran nomor {rid}" if commented[i] else None}
-                answers = {elements[j]: int(scores[i, j]) for j in range(9) if scores[i, j]}
-                prev = link_hash(rid, prev, "response", ledger.response_payload(row, answers))
-                response_rows.append(row)
-                answer_rows.extend((rid, e, questionnaire, s) for e, s in answers.items())
-                link_rows.append((rid, "response", rid, prev))
-            _bulk(raw, dialect, response_rows, answer_rows, link_rows)
-        cursor = raw.cursor()
-        mark = "?" if dialect == "sqlite" else "%s"
-        cursor.execute(f"UPDATE chain_head SET seq = {mark}, hash = {mark} WHERE id = 1",
-                       (rows, prev))
-        raw.commit()
-        cursor.close()
-        raw.close()
-        if dialect == "postgresql":
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("ANALYZE"))
-        db.engine.dispose()
-    return {"rows": rows, "seconds": time.perf_counter() - started}
+    create_schema()
+    create_agency(db.session, AGENCY, "Benchmark agency", actor=None)
+    desks = [create_desk(db.session, AGENCY, f"L{i + 1}", f"Loket {i + 1}", actor=None)
+             for i in range(DESKS)]
+    db.session.commit()
+    questionnaire = desks[0].questionnaire_id
+    elements = [e.id for e in db.session.query(Element).filter_by(
+        questionnaire_id=questionnaire).order_by(Element.position)]
+    ids = Org(questionnaire, elements, [d.id for d in desks], [])
+    # The set-up's audit events are the chain's first links; the responses follow them.
+    head = ledger.head(db.session)
+    db.session.commit()  # end the read transaction before another connection writes
+    bulk_insert(_chunks(rows, seed, ids, head))
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+    links, _ = ledger.head(db.session)
+    db.session.commit()
+    return {"responses": rows, "links": links, "seconds": time.perf_counter() - started}
 
 
-def _bulk(raw, dialect: str, responses: list[dict], answers: list[tuple],
-          links: list[tuple]) -> None:
-    columns = list(responses[0])
-    cursor = raw.cursor()
-    if dialect == "sqlite":
-        cursor.execute("BEGIN")
-
-        def value(v):
-            if isinstance(v, datetime):
-                return v.replace(tzinfo=None).isoformat(sep=" ")
-            if isinstance(v, date):
-                return v.isoformat()
-            return v
-        marks = ", ".join("?" for _ in columns)
-        cursor.executemany(f"INSERT INTO response ({', '.join(columns)}) VALUES ({marks})",
-                           [tuple(value(r[c]) for c in columns) for r in responses])
-        cursor.executemany("INSERT INTO answer VALUES (?, ?, ?, ?)", answers)
-        cursor.executemany("INSERT INTO chain_entry (seq, kind, ref_id, hash) "
-                           "VALUES (?, ?, ?, ?)", links)
-    else:
-        with cursor.copy(f"COPY response ({', '.join(columns)}) FROM STDIN") as copy:
-            for r in responses:
-                copy.write_row([r[c] for c in columns])
-        with cursor.copy("COPY answer (response_id, element_id, questionnaire_id, score) "
-                         "FROM STDIN") as copy:
-            for a in answers:
-                copy.write_row(a)
-        with cursor.copy("COPY chain_entry (seq, kind, ref_id, hash) FROM STDIN") as copy:
-            for link in links:
-                copy.write_row(link)
-    cursor.execute("COMMIT") if dialect == "sqlite" else raw.commit()
-    cursor.close()
+def _chunks(rows: int, seed: int, ids: Org, head: tuple[int, str]) -> Iterator[Chunk]:
+    """The responses in chunks, each with its chain links, which follow ``head`` (the
+    chain's seq and hash before them)."""
+    rng = np.random.default_rng(seed)
+    desk_ids = np.array(ids.desk_ids)[rng.integers(0, DESKS, rows)]
+    days = np.sort(rng.integers(0, 366, rows))  # ids follow time, as in real use
+    hours = rng.integers(1, 9, rows)
+    scores = rng.integers(1, 5, size=(rows, 9))
+    scores[rng.random((rows, 9)) < 0.05] = 0
+    commented = rng.random(rows) < 0.1
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    seq, prev = head
+    chunk = 50_000
+    for start in range(0, rows, chunk):
+        stop = min(start + chunk, rows)
+        response_rows, link_rows = [], []
+        for i in range(start, stop):
+            rid = i + 1
+            submitted = base + timedelta(days=int(days[i]), hours=int(hours[i]))
+            row = {"id": rid, "desk_id": int(desk_ids[i]), "service_id": None,
+                   "questionnaire_id": ids.questionnaire_id, "submitted_at": submitted,
+                   "day": (submitted + timedelta(hours=7)).date(),
+                   "hour": (submitted.hour + 7) % 24, "channel": "qr", "verified": False,
+                   "flags": "", "sex": None, "age": None, "education": None,
+                   "occupation": None,
+                   "comment": f"saran nomor {rid}" if commented[i] else None,
+                   "idempotency_key": None}
+            answers = {ids.element_ids[j]: int(scores[i, j]) for j in range(9) if scores[i, j]}
+            seq += 1
+            prev = link_hash(seq, prev, "response", ledger.response_payload(row, answers))
+            response_rows.append(tuple(row[c] for c in RESPONSE_COLUMNS))
+            link_rows.append((seq, "response", rid, prev))
+        part = np.arange(start, stop)
+        yield response_rows, answer_columns(part + 1, scores[part], ids), link_rows
 
 
 def peak_mb() -> float:
@@ -164,11 +138,6 @@ def peak_mb() -> float:
 
 def measure(url: str, what: str) -> dict:
     """Runs in its own process: the export to a file, or the chain verification."""
-    from survey.core.db import db
-    from survey.core.exports import service
-    from survey.core.models import Agency
-    from survey.core.periods import parse_period
-
     app = make_app(url, Path(tempfile.mkdtemp()))
     with app.app_context():
         db.session.execute(db.select(Agency).limit(1)).first()  # connect, warm imports
@@ -185,8 +154,6 @@ def measure(url: str, what: str) -> dict:
                     size += len(chunk)
             result = {"rows": rows, "bytes": size}
         else:
-            from survey.core import ledger
-
             report = ledger.verify(db.session)
             result = {"rows": report.length, "intact": report.broken is None}
         result["seconds"] = time.perf_counter() - started
@@ -196,50 +163,50 @@ def measure(url: str, what: str) -> dict:
 
 
 def run(url: str, what: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--measure", what, "--url", url],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "benchmarks.exports", "--measure", what,
+                          "--url", url], capture_output=True, text=True, check=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--measure", choices=("csv", "verify"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser, argv, {"rows": 2000, "only": "sqlite"},
+                      "2,000 rows on SQLite in a temporary directory (bench_export_smoke on "
+                      "PostgreSQL, dropped after)")
     if args.measure:
         print(json.dumps(measure(args.url, args.measure)))
         return 0
 
     OUT.mkdir(parents=True, exist_ok=True)
-    targets = []
-    if args.only in (None, "sqlite"):
-        targets.append(("SQLite", f"sqlite:///{OUT / (DB_NAME + '.sqlite')}",
-                        OUT / f"{DB_NAME}.sqlite.json", lambda: None))
-    if args.only in (None, "postgresql") and pg_available():
-        targets.append(("PostgreSQL", pg_url(DB_NAME), OUT / f"{DB_NAME}.postgresql.json",
-                        lambda: pg_recreate(DB_NAME)))
+    backends = [b for b in ("SQLite", "PostgreSQL") if args.only in (None, b.lower())]
+    if "PostgreSQL" in backends and not pg_available():
+        backends.remove("PostgreSQL")
     results, failures = {}, []
-    for name, url, marker, recreate in targets:
-        built = json.loads(marker.read_text()) if marker.exists() else None
-        exists = (name != "PostgreSQL") or pg_exists(DB_NAME)
-        if args.rebuild or built is None or built["rows"] != args.rows or not exists:
-            print(f"{name}: building {args.rows:,} responses with their chain ...",
-                  file=sys.stderr)
-            recreate()
-            built = build(url, args.rows)
-            marker.write_text(json.dumps(built))
-        print(f"{name}: CSV export ...", file=sys.stderr)
-        csv_result = run(url, "csv")
-        print(f"{name}: chain verification ...", file=sys.stderr)
-        verify_result = run(url, "verify")
-        results[name] = (built, csv_result, verify_result)
-        if csv_result["rows"] != args.rows:
-            failures.append(f"{name}: exported {csv_result['rows']} rows, not {args.rows}")
-        if not verify_result["intact"] or verify_result["rows"] != args.rows:
-            failures.append(f"{name}: chain verification failed")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in backends:
+            # --smoke: never the cached databases of the real runs
+            target = (Target(name, f"{DB_NAME}_smoke", Path(tmp)) if args.smoke
+                      else Target(name, DB_NAME))
+            try:
+                built = cached(target, {"rows": args.rows}, args.rebuild,
+                               lambda: build(args.rows), make_app(target.uri, Path(tmp)))
+                print(f"{name}: CSV export ...", file=sys.stderr)
+                csv_result = run(target.uri, "csv")
+                print(f"{name}: chain verification ...", file=sys.stderr)
+                verify_result = run(target.uri, "verify")
+            finally:
+                if args.smoke:
+                    target.drop()
+            results[name] = (built, csv_result, verify_result)
+            if csv_result["rows"] != args.rows:
+                failures.append(f"{name}: exported {csv_result['rows']} rows, not {args.rows}")
+            if not verify_result["intact"] or verify_result["rows"] != built["links"]:
+                failures.append(f"{name}: chain verification failed")
 
     print(f"# Exports and chain verification: {args.rows:,} responses (one agency, "
           f"{DESKS} desks, {PERIOD})")

@@ -1,4 +1,5 @@
-"""Citizen submissions against gunicorn. Run: ``.venv/bin/python benchmarks/submit.py``
+"""Citizen submissions against gunicorn. Run: ``python -m benchmarks.submit``
+(``--smoke``: SQLite only, a few clients for about a second per phase, for the checks only).
 
 The full citizen cycle, a new client session each: GET /s/<slug> (the form, its CSRF
 cookie and token), then POST the nine answers and the service (answered with 303; the
@@ -35,18 +36,32 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from sqlalchemy import create_engine, func, select, text
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import benchlib
-from bare_app import make_engine, metadata
-from benchlib import OUT, ROOT, ms, percentile, table
-from sqlalchemy import func, select, text
+from benchmarks.bare_app import make_engine, metadata
+from benchmarks.lib import (
+    OUT,
+    ROOT,
+    Target,
+    about,
+    backend_labels,
+    make_app,
+    ms,
+    parse_args,
+    percentile,
+    table,
+)
+from survey.core.db import db
+from survey.core.org.agencies import create_agency
+from survey.core.org.desks import create_desk
+from survey.core.org.services import create_service
+from survey.core.seed import seed_standards
 
 SECRET = "benchmark-secret-key-0123456789abcdef"
 FIELD = re.compile(r'name="(csrf_token|idempotency_key|t)" value="([^"]*)"')
@@ -115,14 +130,12 @@ def machine_busy() -> tuple[float, float]:
 
 
 def start_gunicorn(app_spec: str, env: dict[str, str], workers: int, log: Path,
-                   probe: str, pythonpath: Path | None = None) -> Server:
+                   probe: str) -> Server:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [str(gunicorn), "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
                "--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning"]
-    if pythonpath is not None:
-        command += ["--pythonpath", str(pythonpath)]
     full_env = {**os.environ, **env, "PUBLIC_BASE_URL": base}
     full_env.pop("FLASK_DEBUG", None)
     handle = log.open("wb")
@@ -148,15 +161,17 @@ def start_gunicorn(app_spec: str, env: dict[str, str], workers: int, log: Path,
 
 @dataclass
 class Database:
-    backend: str  # "SQLite" | "PostgreSQL"
+    """A fresh database for one (backend, app) pair of the run."""
+
+    target: Target
     app: str  # "survey" | "bare"
-    uri: str
-    pg_name: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return self.target.uri
 
     def count(self) -> int:
         """Rows stored: responses (survey) or submissions (bare)."""
-        from sqlalchemy import create_engine
-
         engine = create_engine(self.uri)
         try:
             with engine.connect() as conn:
@@ -165,37 +180,26 @@ class Database:
         finally:
             engine.dispose()
 
-    def drop(self) -> None:
-        if self.pg_name:
-            benchlib.pg_drop(self.pg_name)
 
-
-def fresh_database(backend: str, app: str, work: Path) -> Database:
-    if backend == "SQLite":
-        path = work / f"{app}.sqlite"
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        return Database(backend, app, f"sqlite:///{path}")
-    name = f"bench_submit_{app}"
-    return Database(backend, app, benchlib.pg_recreate(name), name)
+def fresh_database(backend: str, app: str, work: Path, suffix: str = "") -> Database:
+    """An empty database: a SQLite file in the work directory, or PostgreSQL database
+    bench_submit_<app><suffix>."""
+    target = Target(backend, f"bench_submit_{app}{suffix}", work)
+    target.reset()
+    return Database(target, app)
 
 
 def prepare_survey(database: Database, instance: Path) -> str:
     """The application's schema, the standard questionnaires, one agency with one desk and
     one service; returns the desk's public path."""
-    from survey import create_app
-    from survey.core import org as org
-    from survey.core.db import db
-    from survey.core.seed import seed_standards
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database.uri, "SECRET_KEY": SECRET,
-                      "TESTING": True, "INSTANCE_PATH": str(instance)})
+    app = make_app(database.uri, instance)
     with app.app_context():
         db.create_all()
         seed_standards(db.session)
-        org.create_agency(db.session, "KEC-BENCH", "Kecamatan Benchmark")
-        desk = org.create_desk(db.session, "KEC-BENCH", "L1", "Loket 1")
-        org.create_service(db.session, "KEC-BENCH", "KTP", "KTP-el", "ID card", ["L1"])
+        create_agency(db.session, "KEC-BENCH", "Kecamatan Benchmark", actor=None)
+        desk = create_desk(db.session, "KEC-BENCH", "L1", "Loket 1", actor=None)
+        create_service(db.session, "KEC-BENCH", "KTP", "KTP-el", "ID card", ["L1"],
+                       actor=None)
         db.session.commit()
         path = f"/s/{desk.slug}"
         db.session.remove()
@@ -406,7 +410,7 @@ class Column:
 
 def measure(backend: str, app: str, args: argparse.Namespace, work: Path) -> Column:
     column = Column(backend, app)
-    database = fresh_database(backend, app, work)
+    database = fresh_database(backend, app, work, "_smoke" if args.smoke else "")
     instance = work / f"instance-{backend}-{app}"
     shutil.rmtree(instance, ignore_errors=True)
     instance.mkdir()
@@ -422,9 +426,9 @@ def measure(backend: str, app: str, args: argparse.Namespace, work: Path) -> Col
                                 work / f"gunicorn-{backend}-{app}.log", path)
     else:
         path = prepare_bare(database)
-        server = start_gunicorn("bare_app:create_app()", {"BARE_DATABASE_URL": database.uri},
-                                args.workers, work / f"gunicorn-{backend}-{app}.log", path,
-                                pythonpath=ROOT / "benchmarks")
+        server = start_gunicorn("benchmarks.bare_app:create_app()",
+                                {"BARE_DATABASE_URL": database.uri}, args.workers,
+                                work / f"gunicorn-{backend}-{app}.log", path)
     try:
         column.page_bytes = len(requests.get(server.base + path, timeout=30).content)
         print(f"  {column.label}: closed loop, {args.clients} clients ...", flush=True)
@@ -437,7 +441,7 @@ def measure(backend: str, app: str, args: argparse.Namespace, work: Path) -> Col
     finally:
         server.stop()
     column.stored = database.count()
-    database.drop()
+    database.target.drop()
     return column
 
 
@@ -448,9 +452,7 @@ def report(columns: list[Column], args: argparse.Namespace) -> list[str]:
     print()
     print(f"# Submissions against gunicorn ({args.workers} sync workers), full cycle GET "
           f"form + POST answers, new session each")
-    print(f"# {benchlib.machine()}; load average before: "
-          f"{' '.join(f'{v:.2f}' for v in args.load_before)}; "
-          f"{time.strftime('%Y-%m-%d %H:%M')}")
+    print(about(args.load_before))
     print()
 
     def pcts(values: list[float]) -> str:
@@ -523,7 +525,12 @@ def report(columns: list[Column], args: argparse.Namespace) -> list[str]:
     return failures
 
 
-def main() -> int:
+# --smoke: SQLite only, two clients in one client process, about a second per phase.
+SMOKE = {"backends": "sqlite", "clients": 2, "client_processes": 1, "duration": 1.0,
+         "rates": "5", "steady_duration": 1.0, "warmup": 0.5, "pool": 4}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--workers", type=int, default=2)
@@ -536,20 +543,17 @@ def main() -> int:
     parser.add_argument("--steady-duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--pool", type=int, default=64, help="open-loop client threads")
-    args = parser.parse_args()
+    args = parse_args(parser, argv, SMOKE, "SQLite, 2 clients, 1 s phases "
+                      "(bench_submit_*_smoke on PostgreSQL)")
     args.load_before = os.getloadavg()
     args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
 
-    backends = [b.strip().lower() for b in args.backends.split(",") if b.strip()]
-    if "postgresql" in backends and not benchlib.pg_available():
-        print("PostgreSQL is not reachable at", benchlib.PG_ADMIN_URL, "- skipping it")
-        backends.remove("postgresql")
+    labels = backend_labels(args.backends)
     OUT.mkdir(parents=True, exist_ok=True)
     columns: list[Column] = []
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         work = Path(tmp)
-        for backend in backends:
-            label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[backend]
+        for label in labels:
             print(f"{label}:", flush=True)
             for app in ("survey", "bare"):
                 columns.append(measure(label, app, args, work))

@@ -1,0 +1,104 @@
+"""Every benchmark in its smoke mode: tiny sizes on SQLite files of its own (in a temporary
+directory), run as `python -m benchmarks.<name> --smoke` from the repository root. Each
+must exit 0 (its correctness checks passed) and print its table. No timing is asserted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def smoke(name: str, *args: str, timeout: float = 120) -> str:
+    """Run one benchmark's smoke mode; its standard output."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "FLASK_DEBUG")}
+    proc = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", "--smoke", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    assert proc.returncode == 0, (
+        f"benchmarks.{name} --smoke exited {proc.returncode}\n"
+        f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}")
+    return proc.stdout
+
+
+def is_rule(line: str) -> bool:
+    return set(line.replace(" ", "")) == {"-"}
+
+
+def table_after(out: str, heading: str) -> list[str]:
+    """The first table after a heading line: its header, its rule of dashes and at least
+    one row."""
+    lines = [*out.splitlines(), ""]
+    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+    assert start is not None, f"no {heading!r} in:\n{out}"
+    top = next((i for i in range(start + 1, len(lines) - 1) if is_rule(lines[i + 1])), None)
+    assert top is not None, f"no table after {heading!r}:\n{out}"
+    end = lines.index("", top)
+    assert end - top >= 3, f"an empty table after {heading!r}:\n{out}"
+    return lines[top:end]
+
+
+def assert_checks_ok(out: str) -> None:
+    checks = out.split("## checks", 1)[1].strip().splitlines()
+    assert checks, out
+    assert all(line.startswith("ok") for line in checks), "\n".join(checks)
+
+
+def test_engine_pure() -> None:
+    out = smoke("engine_pure")
+    rows = table_after(out, "# IKM engine benchmark")
+    labels = "\n".join(rows)
+    assert "engine: 550 results" in labels
+    assert "max relative difference, ikm se" in labels
+    assert "`ikm compute` whole process" in labels
+    assert "FAIL" not in out
+
+
+def test_engine() -> None:
+    out = smoke("engine")
+    rows = table_after(out, "## (a) (b) one semester")
+    assert rows[0].split()[:2] == ["measure", "SQLite"]
+    assert any(r.startswith("(a) compute_groups, 9 results, from rollups") for r in rows)
+    assert any(r.startswith("(b) the same from raw rows") for r in rows)
+    table_after(out, "## (c) samplics")
+    table_after(out, "## (d) `ikm compute`")
+    submit = table_after(out, "## (e) rollups in the submit transaction")
+    assert any(r.startswith("SQLite, no rollups") for r in submit)
+    assert_checks_ok(out)
+    assert "samplics == ours, 9 results" in out
+    assert "ikm compute on the CSV == compute_groups" in out
+
+
+def test_dashboard() -> None:
+    out = smoke("dashboard")
+    rows = table_after(out, "## server time per page")
+    labels = "\n".join(rows)
+    for page in ("dashboard, year (2025)", "public page", "SVG badge", "API results",
+                 "first year page in a fresh process (cold)"):
+        assert page in labels
+    assert_checks_ok(out)
+    assert "API 2025: n == SQL count" in out
+
+
+def test_exports() -> None:
+    out = smoke("exports")
+    rows = table_after(out, "# Exports and chain verification: 2,000 responses")[2:]
+    assert rows[0].startswith("CSV export: rows/s")
+    assert any(r.startswith("chain verification: links/s") for r in rows)
+    assert "ok    every response exported once; every link verified" in out
+
+
+@pytest.mark.slow
+def test_submit() -> None:
+    """gunicorn with the application and with the bare app, a second per load phase."""
+    out = smoke("submit")
+    rows = table_after(out, "## max throughput: closed loop")
+    assert rows[0].split() == ["measure", "SQLite", "survey", "SQLite", "bare"]
+    assert any(r.startswith("submissions/s") for r in rows)
+    table_after(out, "## steady load: open loop, 5 submissions/s")
+    assert_checks_ok(out)
