@@ -502,6 +502,36 @@ class _AgencyPlan:
     census: bool
 
 
+@dataclass(slots=True)
+class _Columns:
+    """The vectorised pass's per-result values as plain lists, converted in bulk with
+    ``.tolist()`` (item i is result i: desks 0..S-1, then agencies), from which
+    :meth:`_Batch._build` makes the result objects. ``ikm`` and ``se`` are on the 1..4
+    scale; ``conv``, ``se_conv`` and the intervals are converted (x25). All are the
+    index's (column 0 of the pass); the elements are already built."""
+
+    ok: list[bool]          # every element answered: the result has an estimate
+    n: list[int]            # respondents
+    df: list[int]           # n - H
+    ikm: list[float]
+    conv: list[float]
+    se: list[float]
+    se_conv: list[float]
+    lo: list[float]         # published interval
+    hi: list[float]
+    t_lo: list[float]       # t interval, used where t_ok
+    t_hi: list[float]
+    t_ok: list[bool]
+    band: list[int]         # index into the bands from the lowest up
+    graded: list[bool]      # estimable with at least GRADE_MIN_N respondents
+    eligible: list[bool]    # has grade probabilities (row i of probs)
+    probs: list[list[float]]
+    census: list[bool]
+    group: list[int]        # the agency's index
+    strata: list[int]       # H
+    elements: list[ElementEstimate]  # J per result, result after result
+
+
 class _Batch:
     """One vectorised pass over every agency and desk of a request.
 
@@ -735,12 +765,15 @@ class _Batch:
                 strict=True,
             ),
         ))
-        estimates = self._build(
-            R, S, ok.tolist(), n_res.tolist(), df.tolist(), ikm.tolist(), conv.tolist(),
-            se_all[:, 0].tolist(), se_conv[:, 0].tolist(), lo[:, 0].tolist(),
-            hi[:, 0].tolist(), t_lo[:, 0].tolist(), t_hi[:, 0].tolist(), t_ok[:, 0].tolist(),
-            band_l, graded.tolist(), eligible.tolist(), probs.tolist(), census.tolist(),
-            phi.tolist(), group_r.tolist(), h_res.tolist(), elements)
+        phi_list = phi.tolist()
+        estimates = self._build(_Columns(
+            ok=ok.tolist(), n=n_res.tolist(), df=df.tolist(), ikm=ikm.tolist(),
+            conv=conv.tolist(), se=se_all[:, 0].tolist(), se_conv=se_conv[:, 0].tolist(),
+            lo=lo[:, 0].tolist(), hi=hi[:, 0].tolist(), t_lo=t_lo[:, 0].tolist(),
+            t_hi=t_hi[:, 0].tolist(), t_ok=t_ok[:, 0].tolist(), band=band_l,
+            graded=graded.tolist(), eligible=eligible.tolist(), probs=probs.tolist(),
+            census=census.tolist(), group=group_r.tolist(), strata=h_res.tolist(),
+            elements=elements), phi_list)
 
         desks: list[dict[str, Estimate]] = [{} for _ in range(n_groups)]
         agency_est: list[Estimate | None] = [None] * n_groups
@@ -756,20 +789,25 @@ class _Batch:
                 agency_est[g] = est
             else:
                 desks[g][desk] = est
-        phi_list = phi.tolist()
         phi_el_list = phi_el.tolist()
         return {agency: self._group(gi, agency_est[gi], desks[gi], phi_list[gi],
                                     tuple(phi_el_list[gi]))
                 for gi, agency in enumerate(self.agencies)}
 
-    def _build(self, R: int, S: int, ok: list, n: list, df: list, ikm: list, conv: list,
-               se: list, se_conv: list, lo: list, hi: list, t_lo: list, t_hi: list,
-               t_ok: list, band: list, graded: list, eligible: list, probs: list,
-               census: list, phi: list, group: list, strata: list,
-               elements: list) -> list[Estimate | None]:
+    def _build(self, cols: _Columns, phi: list[float]) -> list[Estimate | None]:
+        """One Estimate per result (None where not estimable); ``phi`` is phi_pool per
+        agency."""
         std, J, grades, bands_up = self.std, self.J, self.grades, self.bands_up
+        S = len(self.strata)
+        # Locals for the loop: it runs once per result.
+        ok, n, df, ikm, conv, se, se_conv = (cols.ok, cols.n, cols.df, cols.ikm, cols.conv,
+                                             cols.se, cols.se_conv)
+        lo, hi, t_lo, t_hi, t_ok = cols.lo, cols.hi, cols.t_lo, cols.t_hi, cols.t_ok
+        band, graded, eligible, probs, census = (cols.band, cols.graded, cols.eligible,
+                                                 cols.probs, cols.census)
+        group, strata, elements = cols.group, cols.strata, cols.elements
         out: list[Estimate | None] = []
-        for i in range(R):
+        for i in range(len(ok)):
             if not ok[i]:
                 out.append(None)
                 continue

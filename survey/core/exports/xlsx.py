@@ -140,15 +140,6 @@ def _grade_cached(converted: float | None, n: int, std: Standard) -> tuple[str, 
     return band.grade, band.label_id
 
 
-def _weight_cell(sheet: Worksheet, row: int, col: int, mode: str, j: int, weight: float,
-                 fmt: Any) -> None:
-    """1/J as a live formula for exact weights; the printed 0.111 / 0.11 as typed."""
-    if mode == "exact":
-        sheet.write_formula(row, col, f"=1/{j}", fmt, weight)
-    else:
-        sheet.write_number(row, col, weight, fmt)
-
-
 def _ratio(num: float, den: float) -> float | None:
     return num / den if den else None
 
@@ -157,6 +148,76 @@ def _ikm(nrrs: Sequence[float | None], weights: Sequence[float]) -> float | None
     if any(v is None for v in nrrs):
         return None
     return sum(v * w for v, w in zip(nrrs, weights, strict=True))  # type: ignore[operator]
+
+
+def _span(first_row: int, first_col: int, last_row: int, last_col: int,
+          row_abs: bool = False, col_abs: bool = False) -> str:
+    """``A1:B2``, always with both ends (xl_range shortens a single cell)."""
+    return (f"{xl_rowcol_to_cell(first_row, first_col, row_abs, col_abs)}:"
+            f"{xl_rowcol_to_cell(last_row, last_col, row_abs, col_abs)}")
+
+
+@dataclass(frozen=True)
+class _SheetContext:
+    """What the two formula sheets share, known once the respondents are streamed: the
+    book's formats, the standard, the weight mode (``exact`` | ``0.111`` | ``0.11``) and
+    its weights, whether formulas store their results (``cached``), the data sheet's last
+    respondent row (0-based) and the tally of sums and counts."""
+
+    fmt: _Formats
+    std: Standard
+    mode: str
+    weights: list[float]
+    cached: bool
+    data_last: int
+    tally: _Tally
+
+    @property
+    def elements(self) -> int:
+        return len(self.weights)
+
+    def cache(self, value: Any, empty: Any = 0) -> Any:
+        """The result stored beside a formula: ``value`` ("-" for None) when results are
+        cached, otherwise ``empty``."""
+        if not self.cached:
+            return empty
+        return value if value is not None else "-"
+
+    def data_column(self, col: int, absolute_col: bool = False) -> str:
+        """A column of the data sheet's respondent rows, from another sheet."""
+        letter = xl_col_to_name(col)
+        d = "$" if absolute_col else ""
+        return (f"'{DATA}'!{d}{letter}${FIRST_DATA_ROW + 1}:"
+                f"{d}{letter}${self.data_last + 1}")
+
+    def weight_cell(self, sheet: Worksheet, row: int, col: int, j: int) -> None:
+        """Element j's weight: 1/J as a live formula for exact weights; the printed
+        0.111 / 0.11 as typed."""
+        if self.mode == "exact":
+            sheet.write_formula(row, col, f"=1/{self.elements}", self.fmt.weight,
+                                self.weights[j])
+        else:
+            sheet.write_number(row, col, self.weights[j], self.fmt.weight)
+
+
+@dataclass(frozen=True)
+class _Results:
+    """One row's results computed as its formulas compute them: the cached values."""
+
+    nrr: list[float | None]
+    ikm: float | None
+    conv: float | None      # IKM x 25
+    grade: str
+    label: str
+
+    @classmethod
+    def of(cls, ctx: _SheetContext, n: int, sums: Sequence[float],
+           counts: Sequence[float]) -> _Results:
+        nrr = [_ratio(s, c) for s, c in zip(sums, counts, strict=True)]
+        ikm = _ikm(nrr, ctx.weights)
+        conv = ikm * 25 if ikm is not None else None
+        grade, label = _grade_cached(conv, n, ctx.std)
+        return cls(nrr, ikm, conv, grade, label)
 
 
 def write_workbook(
@@ -188,7 +249,6 @@ def write_workbook(
     if missing:
         raise ValueError(f"the export header lacks {', '.join(missing)}")
     desks = list(board.scope.desks)
-    number_of = {(d.agency_code, d.code): i for i, d in enumerate(desks)}
     stratified = board.result.method == STRATIFIED
     if stratified:
         _check_populations(board, populations)
@@ -200,61 +260,21 @@ def write_workbook(
     per_desk = book.add_worksheet(DESKS)
 
     # -- Pengolahan data: header and respondent rows (streamed) -------------------------
-    last_col = FIRST_ELEMENT_COL + len(codes)
     _sheet_heading(data, board, fmt, TITLE, weights, std)
-    data.set_column(0, 0, 7)
-    data.set_column(1, 1, 14)
-    data.set_column(2, 2, 9)
-    data.set_column(FIRST_ELEMENT_COL, last_col - 1, 8)
-    data.set_column(last_col, last_col, 12)
-    head_row = FIRST_DATA_ROW - 1
-    for col, text in enumerate(["No", "Loket", "No. loket", *codes, "ID respons"]):
-        _text(data, head_row, col, text, fmt.head)
-    data.freeze_panes(FIRST_DATA_ROW, FIRST_ELEMENT_COL)
-
-    tally = _Tally.empty(len(desks), len(codes))
-    i_agency, i_desk = index["agency"], index["desk"]
-    i_flagged = index.get("flagged")
-    i_id = index.get("response_id")
-    score_at = [index[c] for c in codes]
-    row_no = FIRST_DATA_ROW
-    for raw in rows:
-        if i_flagged is not None and str(raw[i_flagged]).lower() == "true":
-            tally.skipped_flagged += 1
-            continue
-        h = number_of.get((raw[i_agency], raw[i_desk]))
-        if h is None:
-            tally.skipped_unknown += 1
-            continue
-        tally.written += 1
-        tally.n[h] += 1
-        data.write_number(row_no, 0, tally.written)
-        _text(data, row_no, 1, desks[h].key)
-        data.write_number(row_no, DESK_COL, h + 1)
-        for j, at in enumerate(score_at):
-            score = raw[at]
-            if score is None or score == "":
-                continue  # a blank answer: an empty cell, outside COUNT
-            value = int(score)
-            tally.sums[h][j] += value
-            tally.counts[h][j] += 1
-            data.write_number(row_no, FIRST_ELEMENT_COL + j, value)
-        if i_id is not None and raw[i_id] not in (None, ""):
-            data.write_number(row_no, last_col, int(raw[i_id]))
-        row_no += 1
-
+    _data_columns(data, fmt, codes)
+    tally, row_no = _stream_respondents(data, rows, index, codes, desks)
     data_last = max(row_no - 1, FIRST_DATA_ROW)  # an empty range still names one row
     for h, desk in enumerate(desks):
         if stratified and tally.n[h] and populations.get(desk.key) is None:
             raise ValueError(f"the agency is stratified but desk {desk.key} has no "
                              "population")
-    ikm_cell = _pooled_summary(data, row_no + 1, data_last, tally, std, weights,
-                               weight_values, fmt, cached)
+    ctx = _SheetContext(fmt=fmt, std=std, mode=weights, weights=weight_values,
+                        cached=cached, data_last=data_last, tally=tally)
+    ikm_cell = _pooled_summary(data, row_no + 1, ctx)
     book.define_name("IKM_pengolahan", f"='{DATA}'!{_abs(ikm_cell)}")
 
     # -- Per loket -------------------------------------------------------------------------
-    agency_cells = _desk_sheet(per_desk, board, desks, populations, tally, data_last, std,
-                               weights, weight_values, stratified, fmt, cached)
+    agency_cells = _desk_sheet(per_desk, board, desks, populations, stratified, ctx)
     book.define_name("IKM_instansi", f"='{DESKS}'!{_abs(agency_cells[0])}")
     book.define_name("Mutu_instansi", f"='{DESKS}'!{_abs(agency_cells[1])}")
 
@@ -304,27 +324,73 @@ def _weight_text(weights: str, std: Standard) -> str:
     return f"1/{j} (tepat)" if weights == "exact" else f"{weights} per unsur (dibulatkan)"
 
 
-def _pooled_summary(sheet: Worksheet, row: int, data_last: int, tally: _Tally,
-                    std: Standard, mode: str, weights: list[float], fmt: _Formats,
-                    cached: bool) -> str:
+# -- Pengolahan data ----------------------------------------------------------------------
+
+
+def _data_columns(sheet: Worksheet, fmt: _Formats, codes: list[str]) -> None:
+    """The data sheet's column widths and the header row above the respondents."""
+    last_col = FIRST_ELEMENT_COL + len(codes)
+    sheet.set_column(0, 0, 7)
+    sheet.set_column(1, 1, 14)
+    sheet.set_column(2, 2, 9)
+    sheet.set_column(FIRST_ELEMENT_COL, last_col - 1, 8)
+    sheet.set_column(last_col, last_col, 12)
+    for col, text in enumerate(["No", "Loket", "No. loket", *codes, "ID respons"]):
+        _text(sheet, FIRST_DATA_ROW - 1, col, text, fmt.head)
+    sheet.freeze_panes(FIRST_DATA_ROW, FIRST_ELEMENT_COL)
+
+
+def _stream_respondents(sheet: Worksheet, rows: Iterable[tuple], index: dict[str, int],
+                        codes: list[str], desks: list) -> tuple[_Tally, int]:
+    """One data row per counted respondent, tallied per desk as it is written; returns
+    the tally and the row after the last respondent."""
+    number_of = {(d.agency_code, d.code): i for i, d in enumerate(desks)}
+    id_col = FIRST_ELEMENT_COL + len(codes)
+    tally = _Tally.empty(len(desks), len(codes))
+    i_agency, i_desk = index["agency"], index["desk"]
+    i_flagged = index.get("flagged")
+    i_id = index.get("response_id")
+    score_at = [index[c] for c in codes]
+    row_no = FIRST_DATA_ROW
+    for raw in rows:
+        if i_flagged is not None and str(raw[i_flagged]).lower() == "true":
+            tally.skipped_flagged += 1
+            continue
+        h = number_of.get((raw[i_agency], raw[i_desk]))
+        if h is None:
+            tally.skipped_unknown += 1
+            continue
+        tally.written += 1
+        tally.n[h] += 1
+        sheet.write_number(row_no, 0, tally.written)
+        _text(sheet, row_no, 1, desks[h].key)
+        sheet.write_number(row_no, DESK_COL, h + 1)
+        for j, at in enumerate(score_at):
+            score = raw[at]
+            if score is None or score == "":
+                continue  # a blank answer: an empty cell, outside COUNT
+            value = int(score)
+            tally.sums[h][j] += value
+            tally.counts[h][j] += 1
+            sheet.write_number(row_no, FIRST_ELEMENT_COL + j, value)
+        if i_id is not None and raw[i_id] not in (None, ""):
+            sheet.write_number(row_no, id_col, int(raw[i_id]))
+        row_no += 1
+    return tally, row_no
+
+
+def _pooled_summary(sheet: Worksheet, row: int, ctx: _SheetContext) -> str:
     """The regulation's summary rows under the respondents; returns the IKM x 25 cell."""
-    J = len(weights)
+    fmt, tally, J = ctx.fmt, ctx.tally, ctx.elements
     first = FIRST_DATA_ROW
     cols = [FIRST_ELEMENT_COL + j for j in range(J)]
     sums = [sum(s[j] for s in tally.sums) for j in range(J)]
     counts = [sum(c[j] for c in tally.counts) for j in range(J)]
     n = tally.written
-    nrr = [_ratio(s, c) for s, c in zip(sums, counts, strict=True)]
-    ikm = _ikm(nrr, weights)
-    conv = ikm * 25 if ikm is not None else None
-    grade, label = _grade_cached(conv, n, std)
+    res = _Results.of(ctx, n, sums, counts)
 
     def col_range(col: int) -> str:
-        return (f"{xl_rowcol_to_cell(first, col)}:"
-                f"{xl_rowcol_to_cell(data_last, col)}")
-
-    def cache(value: Any) -> Any:
-        return (value if value is not None else "-") if cached else 0
+        return _span(first, col, ctx.data_last, col)
 
     r_n, r_sum, r_cnt, r_nrr, r_w, r_wn, r_ikm, r_conv, r_grade, r_label = range(row, row + 10)
     labels = {
@@ -344,40 +410,46 @@ def _pooled_summary(sheet: Worksheet, row: int, data_last: int, tally: _Tally,
     for r in range(row, row + 10):
         _text(sheet, r, 0, labels[r], fmt.bold)
         if r == r_n:
-            sheet.write_formula(r, c0, f"=COUNT({col_range(0)})", fmt.int,
-                                n if cached else 0)
+            sheet.write_formula(r, c0, f"=COUNT({col_range(0)})", fmt.int, ctx.cache(n))
         elif r == r_ikm:
-            wn = f"{xl_rowcol_to_cell(r_wn, cols[0])}:{xl_rowcol_to_cell(r_wn, cols[-1])}"
-            sheet.write_formula(r, c0, f"=SUM({wn})", fmt.nrr, cache(ikm))
+            wn = _span(r_wn, cols[0], r_wn, cols[-1])
+            sheet.write_formula(r, c0, f"=SUM({wn})", fmt.nrr, ctx.cache(res.ikm))
         elif r == r_conv:
             sheet.write_formula(r, c0, f"={xl_rowcol_to_cell(r_ikm, c0)}*25", fmt.ikm_bold,
-                                cache(conv))
+                                ctx.cache(res.conv))
         elif r == r_grade:
             sheet.write_formula(r, c0, _grade_formula(xl_rowcol_to_cell(r_conv, c0), n_cell,
-                                                      std), fmt.bold, grade if cached else "")
+                                                      ctx.std), fmt.bold,
+                                ctx.cache(res.grade, ""))
         elif r == r_label:
-            sheet.write_formula(r, c0, _label_formula(xl_rowcol_to_cell(r_grade, c0), std),
-                                None, label if cached else "")
+            sheet.write_formula(r, c0, _label_formula(xl_rowcol_to_cell(r_grade, c0),
+                                                      ctx.std), None, ctx.cache(res.label, ""))
         else:
             for j, col in enumerate(cols):
                 cell = {k: xl_rowcol_to_cell(k, col) for k in (r_sum, r_cnt, r_nrr, r_w)}
                 if r == r_sum:
                     sheet.write_formula(r, col, f"=SUM({col_range(col)})", fmt.int,
-                                        sums[j] if cached else 0)
+                                        ctx.cache(sums[j]))
                 elif r == r_cnt:
                     sheet.write_formula(r, col, f"=COUNT({col_range(col)})", fmt.int,
-                                        counts[j] if cached else 0)
+                                        ctx.cache(counts[j]))
                 elif r == r_nrr:
                     sheet.write_formula(r, col, f"={cell[r_sum]}/{cell[r_cnt]}", fmt.nrr,
-                                        cache(nrr[j]))
+                                        ctx.cache(res.nrr[j]))
                 elif r == r_w:
-                    _weight_cell(sheet, r, col, mode, J, weights[j], fmt.weight)
+                    ctx.weight_cell(sheet, r, col, j)
                 else:
-                    wn_value = nrr[j] * weights[j] if nrr[j] is not None else None
+                    nrr = res.nrr[j]
+                    wn_value = nrr * ctx.weights[j] if nrr is not None else None
                     sheet.write_formula(r, col, f"={cell[r_nrr]}*{cell[r_w]}", fmt.nrr,
-                                        cache(wn_value))
-    note = r_label + 2
-    _text(sheet, note, 0, "Catatan:", fmt.bold)
+                                        ctx.cache(wn_value))
+    _pooled_notes(sheet, r_label + 2, ctx)
+    return xl_rowcol_to_cell(r_conv, c0)
+
+
+def _pooled_notes(sheet: Worksheet, row: int, ctx: _SheetContext) -> None:
+    std, tally = ctx.std, ctx.tally
+    _text(sheet, row, 0, "Catatan:", ctx.fmt.bold)
     notes = [
         "Jawaban kosong dibiarkan sebagai sel kosong: COUNT tidak menghitungnya, sehingga "
         "responden itu keluar dari penyebut unsur tersebut (bukan bernilai 0).",
@@ -395,160 +467,198 @@ def _pooled_summary(sheet: Worksheet, row: int, data_last: int, tally: _Tally,
         notes.append(f"{tally.skipped_unknown} baris dari loket di luar cakupan instansi "
                      "ini dilewati.")
     for k, text in enumerate(notes):
-        _text(sheet, note + 1 + k, 0, text)
-    return xl_rowcol_to_cell(r_conv, c0)
+        _text(sheet, row + 1 + k, 0, text)
 
 
-def _desk_sheet(sheet: Worksheet, board: Dashboard, desks: list, populations: dict,
-                tally: _Tally, data_last: int, std: Standard, mode: str,
-                weights: list[float], stratified: bool, fmt: _Formats,
-                cached: bool) -> tuple[str, str]:
+# -- Per loket ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _DeskLayout:
+    """Where the ``Per loket`` sheet puts things (0-based). Columns: No, key, name, N, n,
+    w, then the J element sums, the J answered counts and the J NRRs, then IKM,
+    IKM x 25, grade and label. Rows: the element weights (above the NRR columns), the
+    header, one row per desk, then the agency row."""
+
+    sums: int           # first of the J element sums
+    counts: int         # first of the J answered counts
+    nrr: int            # first of the J NRRs
+    ikm: int
+    conv: int
+    grade: int
+    label: int
+    first: int          # the first desk's row
+    last: int           # the last desk's row
+    agency: int         # the agency row, right under the desks
+    no: int = 0
+    key: int = 1
+    name: int = 2
+    pop: int = 3
+    n: int = 4
+    w: int = 5
+    weight_row: int = 6
+    head_row: int = 7
+
+    @classmethod
+    def of(cls, elements: int, desks: int) -> _DeskLayout:
+        sums = 6
+        counts = sums + elements
+        nrr = counts + elements
+        ikm = nrr + elements
+        first = cls.head_row + 1
+        last = first + desks - 1
+        return cls(sums=sums, counts=counts, nrr=nrr, ikm=ikm, conv=ikm + 1,
+                   grade=ikm + 2, label=ikm + 3, first=first, last=last, agency=last + 1)
+
+
+def _desk_sheet(sheet: Worksheet, board: Dashboard, desks: list,
+                populations: dict[str, int | None], stratified: bool,
+                ctx: _SheetContext) -> tuple[str, str]:
     """Per-desk formulas over the data sheet and the agency row; returns the agency's
     IKM x 25 and grade cells."""
-    J = len(weights)
-    _sheet_heading(sheet, board, fmt, "IKM per loket dan gabungan instansi", mode, std)
+    _sheet_heading(sheet, board, ctx.fmt, "IKM per loket dan gabungan instansi", ctx.mode,
+                   ctx.std)
     method = METHOD_ID[STRATIFIED if stratified else "pooled"]
-    _text(sheet, 4, 0, "Metode gabungan", fmt.bold)
+    _text(sheet, 4, 0, "Metode gabungan", ctx.fmt.bold)
     _text(sheet, 4, 3, method)
-    # Columns
-    c_no, c_key, c_name, c_pop, c_n, c_w = range(6)
-    c_sum = 6
-    c_cnt = c_sum + J
-    c_nrr = c_cnt + J
-    c_ikm = c_nrr + J
-    c_conv, c_grade, c_label = c_ikm + 1, c_ikm + 2, c_ikm + 3
-    r_weight, r_head = 6, 7
-    first = r_head + 1
-    last = first + len(desks) - 1
-    r_agency = last + 1
+    lay = _DeskLayout.of(ctx.elements, len(desks))
+    _desk_columns(sheet, ctx, lay)
+    pops = [populations.get(d.key) for d in desks]
+    desk_weights = [_desk_row(sheet, ctx, lay, h, desk, pops[h], stratified)
+                    for h, desk in enumerate(desks)]
+    _agency_row(sheet, ctx, lay, board.agency.code, pops, desk_weights, stratified)
+    if desks:
+        _desk_notes(sheet, lay.agency + 2, method, stratified)
+    return xl_rowcol_to_cell(lay.agency, lay.conv), xl_rowcol_to_cell(lay.agency, lay.grade)
 
-    _text(sheet, r_weight, c_name, "Bobot unsur", fmt.bold)
-    for j in range(J):
-        _weight_cell(sheet, r_weight, c_nrr + j, mode, J, weights[j], fmt.weight)
+
+def _desk_columns(sheet: Worksheet, ctx: _SheetContext, lay: _DeskLayout) -> None:
+    """The element weights row, the header row and the column widths."""
+    fmt, codes = ctx.fmt, ctx.std.element_codes
+    _text(sheet, lay.weight_row, lay.name, "Bobot unsur", fmt.bold)
+    for j in range(ctx.elements):
+        ctx.weight_cell(sheet, lay.weight_row, lay.nrr + j, j)
     heads = ["No. loket", "Kode", "Nama loket", "Populasi (N)", "Responden (n)",
              "Bobot desain (w)",
-             *(f"Jumlah nilai {c}" for c in std.element_codes),
-             *(f"Menjawab {c}" for c in std.element_codes),
-             *(f"NRR {c}" for c in std.element_codes),
+             *(f"Jumlah nilai {c}" for c in codes),
+             *(f"Menjawab {c}" for c in codes),
+             *(f"NRR {c}" for c in codes),
              "IKM", "IKM x 25", "Mutu pelayanan", "Kinerja unit pelayanan"]
     for col, text in enumerate(heads):
-        _text(sheet, r_head, col, text, fmt.head)
-    sheet.set_row(r_head, 45)
-    sheet.set_column(c_no, c_no, 8)
-    sheet.set_column(c_key, c_key, 12)
-    sheet.set_column(c_name, c_name, 28)
-    sheet.set_column(c_pop, c_label, 11)
-    sheet.freeze_panes(first, c_pop)
+        _text(sheet, lay.head_row, col, text, fmt.head)
+    sheet.set_row(lay.head_row, 45)
+    sheet.set_column(lay.no, lay.no, 8)
+    sheet.set_column(lay.key, lay.key, 12)
+    sheet.set_column(lay.name, lay.name, 28)
+    sheet.set_column(lay.pop, lay.label, 11)
+    sheet.freeze_panes(lay.first, lay.pop)
 
-    data_ref = f"'{DATA}'!"
 
-    def data_col(col: int, absolute_col: bool = False) -> str:
-        letter = xl_col_to_name(col)
-        d = "$" if absolute_col else ""
-        return (f"{data_ref}{d}{letter}${FIRST_DATA_ROW + 1}:"
-                f"{d}{letter}${data_last + 1}")
+def _desk_row(sheet: Worksheet, ctx: _SheetContext, lay: _DeskLayout, h: int, desk: Any,
+              pop: int | None, stratified: bool) -> float:
+    """Desk h's row: its n, sums and answered counts counted on the data sheet by its
+    number (COUNTIF/SUMIFS/COUNTIFS), then its results; returns its design weight w_h
+    (N_h/n_h stratified, 1 pooled)."""
+    fmt, tally = ctx.fmt, ctx.tally
+    r = lay.first + h
+    key_cell = xl_rowcol_to_cell(r, lay.no, False, True)
+    desk_col = ctx.data_column(DESK_COL, True)
+    n = tally.n[h]
+    sheet.write_number(r, lay.no, h + 1)
+    _text(sheet, r, lay.key, desk.key)
+    _text(sheet, r, lay.name, desk.name)
+    _number(sheet, r, lay.pop, pop, fmt.int)
+    sheet.write_formula(r, lay.n, f"=COUNTIF({desk_col},{key_cell})", fmt.int, ctx.cache(n))
+    if stratified:
+        w = pop / n if n and pop is not None else 0.0
+        n_cell, pop_cell = xl_rowcol_to_cell(r, lay.n), xl_rowcol_to_cell(r, lay.pop)
+        sheet.write_formula(r, lay.w, f"=IF({n_cell}=0,0,{pop_cell}/{n_cell})", fmt.nrr,
+                            ctx.cache(w))
+    else:
+        w = 1.0
+        sheet.write_number(r, lay.w, 1, fmt.int)
+    for j in range(ctx.elements):
+        scores = ctx.data_column(FIRST_ELEMENT_COL + j)
+        sheet.write_formula(r, lay.sums + j, f"=SUMIFS({scores},{desk_col},{key_cell})",
+                            fmt.int, ctx.cache(tally.sums[h][j]))
+        sheet.write_formula(r, lay.counts + j,
+                            f'=COUNTIFS({desk_col},{key_cell},{scores},"<>")',
+                            fmt.int, ctx.cache(tally.counts[h][j]))
+    _results_formulas(sheet, ctx, lay, r, n, tally.sums[h], tally.counts[h])
+    return w
 
-    desk_col = data_col(DESK_COL, True)
-    weight_row = (f"{xl_rowcol_to_cell(r_weight, c_nrr, True, True)}:"
-                  f"{xl_rowcol_to_cell(r_weight, c_nrr + J - 1, True, True)}")
 
-    def cache(value: Any, empty: Any = 0) -> Any:
-        if not cached:
-            return empty
-        return value if value is not None else "-"
-
-    def results_formulas(r: int, n: int, sums: list[float], counts: list[float]) -> None:
-        nrr = [_ratio(s, c) for s, c in zip(sums, counts, strict=True)]
-        ikm = _ikm(nrr, weights)
-        conv = ikm * 25 if ikm is not None else None
-        grade, label = _grade_cached(conv, n, std)
-        for j in range(J):
-            s_cell = xl_rowcol_to_cell(r, c_sum + j)
-            c_cell = xl_rowcol_to_cell(r, c_cnt + j)
-            sheet.write_formula(r, c_nrr + j, f'=IF({c_cell}=0,"-",{s_cell}/{c_cell})',
-                                fmt.nrr, cache(nrr[j]))
-        counts_range = f"{xl_rowcol_to_cell(r, c_cnt)}:{xl_rowcol_to_cell(r, c_cnt + J - 1)}"
-        nrr_range = f"{xl_rowcol_to_cell(r, c_nrr)}:{xl_rowcol_to_cell(r, c_nrr + J - 1)}"
-        ikm_cell = xl_rowcol_to_cell(r, c_ikm)
-        conv_cell = xl_rowcol_to_cell(r, c_conv)
-        grade_cell = xl_rowcol_to_cell(r, c_grade)
-        sheet.write_formula(
-            r, c_ikm, f'=IF(COUNTIF({counts_range},0)>0,"-",'
-                      f"SUMPRODUCT({nrr_range},{weight_row}))", fmt.nrr, cache(ikm))
-        sheet.write_formula(r, c_conv, f'=IF(ISNUMBER({ikm_cell}),{ikm_cell}*25,"-")',
-                            fmt.ikm_bold, cache(conv))
-        sheet.write_formula(r, c_grade, _grade_formula(conv_cell, xl_rowcol_to_cell(r, c_n),
-                                                       std), fmt.bold, cache(grade, ""))
-        sheet.write_formula(r, c_label, _label_formula(grade_cell, std), None,
-                            cache(label, ""))
-
-    desk_weights: list[float] = []
-    for h, desk in enumerate(desks):
-        r = first + h
-        key_cell = xl_rowcol_to_cell(r, c_no, False, True)
-        n = tally.n[h]
-        pop = populations.get(desk.key)
-        sheet.write_number(r, c_no, h + 1)
-        _text(sheet, r, c_key, desk.key)
-        _text(sheet, r, c_name, desk.name)
-        _number(sheet, r, c_pop, pop, fmt.int)
-        sheet.write_formula(r, c_n, f"=COUNTIF({desk_col},{key_cell})", fmt.int,
-                            n if cached else 0)
-        if stratified:
-            w = pop / n if n and pop is not None else 0.0
-            n_cell, pop_cell = xl_rowcol_to_cell(r, c_n), xl_rowcol_to_cell(r, c_pop)
-            sheet.write_formula(r, c_w, f"=IF({n_cell}=0,0,{pop_cell}/{n_cell})", fmt.nrr,
-                                w if cached else 0)
-        else:
-            w = 1.0
-            sheet.write_number(r, c_w, 1, fmt.int)
-        desk_weights.append(w)
-        for j in range(J):
-            col = FIRST_ELEMENT_COL + j
-            sheet.write_formula(r, c_sum + j, f"=SUMIFS({data_col(col)},{desk_col},{key_cell})",
-                                fmt.int, tally.sums[h][j] if cached else 0)
-            sheet.write_formula(
-                r, c_cnt + j, f'=COUNTIFS({desk_col},{key_cell},{data_col(col)},"<>")',
-                fmt.int, tally.counts[h][j] if cached else 0)
-        results_formulas(r, n, tally.sums[h], tally.counts[h])
-
-    # The agency row: the desks combined with design weights w_h.
-    r = r_agency
-    _text(sheet, r, c_key, board.agency.code, fmt.bold)
-    _text(sheet, r, c_name, f"Instansi (gabungan, {'stratified' if stratified else 'pooled'})",
-          fmt.bold)
-    n_total = sum(tally.n)
-    if not desks:
-        for col in (c_ikm, c_conv, c_grade):
+def _agency_row(sheet: Worksheet, ctx: _SheetContext, lay: _DeskLayout, agency_code: str,
+                pops: list[int | None], desk_weights: list[float], stratified: bool) -> None:
+    """The desks combined with their design weights w_h: each element's sum and answered
+    count is SUMPRODUCT(w, desk column), then the results as for a desk. Without desks,
+    the results are "-"."""
+    fmt, tally = ctx.fmt, ctx.tally
+    r = lay.agency
+    _text(sheet, r, lay.key, agency_code, fmt.bold)
+    _text(sheet, r, lay.name,
+          f"Instansi (gabungan, {'stratified' if stratified else 'pooled'})", fmt.bold)
+    if not pops:  # no desks
+        for col in (lay.ikm, lay.conv, lay.grade):
             _text(sheet, r, col, "-")
-        return xl_rowcol_to_cell(r, c_conv), xl_rowcol_to_cell(r, c_grade)
+        return
 
     def column(col: int) -> str:
-        return (f"{xl_rowcol_to_cell(first, col, True, False)}:"
-                f"{xl_rowcol_to_cell(last, col, True, False)}")
+        return _span(lay.first, col, lay.last, col, True, False)
 
-    w_range = (f"{xl_rowcol_to_cell(first, c_w, True, True)}:"
-               f"{xl_rowcol_to_cell(last, c_w, True, True)}")
-    pops = [populations.get(d.key) for d in desks]
+    w_range = _span(lay.first, lay.w, lay.last, lay.w, True, True)
     if all(p is not None for p in pops):
-        sheet.write_formula(r, c_pop, f"=SUM({column(c_pop)})", fmt.int,
-                            sum(pops) if cached else 0)  # type: ignore[arg-type]
+        sheet.write_formula(r, lay.pop, f"=SUM({column(lay.pop)})", fmt.int,
+                            ctx.cache(sum(pops)))  # type: ignore[arg-type]
     else:
-        _text(sheet, r, c_pop, "-")
-    sheet.write_formula(r, c_n, f"=SUM({column(c_n)})", fmt.int, n_total if cached else 0)
-    _text(sheet, r, c_w, "N/n" if stratified else "1")
+        _text(sheet, r, lay.pop, "-")
+    n_total = sum(tally.n)
+    sheet.write_formula(r, lay.n, f"=SUM({column(lay.n)})", fmt.int, ctx.cache(n_total))
+    _text(sheet, r, lay.w, "N/n" if stratified else "1")
     agg_sums, agg_counts = [], []
-    for j in range(J):
+    for j in range(ctx.elements):
         s = sum(w * tally.sums[h][j] for h, w in enumerate(desk_weights))
         c = sum(w * tally.counts[h][j] for h, w in enumerate(desk_weights))
         agg_sums.append(s)
         agg_counts.append(c)
-        sheet.write_formula(r, c_sum + j, f"=SUMPRODUCT({w_range},{column(c_sum + j)})",
-                            fmt.nrr, s if cached else 0)
-        sheet.write_formula(r, c_cnt + j, f"=SUMPRODUCT({w_range},{column(c_cnt + j)})",
-                            fmt.nrr, c if cached else 0)
-    results_formulas(r, n_total, agg_sums, agg_counts)
+        sheet.write_formula(r, lay.sums + j,
+                            f"=SUMPRODUCT({w_range},{column(lay.sums + j)})", fmt.nrr,
+                            ctx.cache(s))
+        sheet.write_formula(r, lay.counts + j,
+                            f"=SUMPRODUCT({w_range},{column(lay.counts + j)})", fmt.nrr,
+                            ctx.cache(c))
+    _results_formulas(sheet, ctx, lay, r, n_total, agg_sums, agg_counts)
 
+
+def _results_formulas(sheet: Worksheet, ctx: _SheetContext, lay: _DeskLayout, r: int,
+                      n: int, sums: Sequence[float], counts: Sequence[float]) -> None:
+    """Row r's NRR per element ("-" where nobody answered), IKM (SUMPRODUCT with the
+    weights row; "-" when an element has no answer), IKM x 25, grade and label."""
+    fmt, std, J = ctx.fmt, ctx.std, ctx.elements
+    res = _Results.of(ctx, n, sums, counts)
+    for j in range(J):
+        s_cell = xl_rowcol_to_cell(r, lay.sums + j)
+        c_cell = xl_rowcol_to_cell(r, lay.counts + j)
+        sheet.write_formula(r, lay.nrr + j, f'=IF({c_cell}=0,"-",{s_cell}/{c_cell})',
+                            fmt.nrr, ctx.cache(res.nrr[j]))
+    counts_range = _span(r, lay.counts, r, lay.counts + J - 1)
+    nrr_range = _span(r, lay.nrr, r, lay.nrr + J - 1)
+    weight_row = _span(lay.weight_row, lay.nrr, lay.weight_row, lay.nrr + J - 1, True, True)
+    ikm_cell = xl_rowcol_to_cell(r, lay.ikm)
+    conv_cell = xl_rowcol_to_cell(r, lay.conv)
+    grade_cell = xl_rowcol_to_cell(r, lay.grade)
+    sheet.write_formula(
+        r, lay.ikm, f'=IF(COUNTIF({counts_range},0)>0,"-",'
+                    f"SUMPRODUCT({nrr_range},{weight_row}))", fmt.nrr, ctx.cache(res.ikm))
+    sheet.write_formula(r, lay.conv, f'=IF(ISNUMBER({ikm_cell}),{ikm_cell}*25,"-")',
+                        fmt.ikm_bold, ctx.cache(res.conv))
+    sheet.write_formula(r, lay.grade, _grade_formula(conv_cell, xl_rowcol_to_cell(r, lay.n),
+                                                     std), fmt.bold, ctx.cache(res.grade, ""))
+    sheet.write_formula(r, lay.label, _label_formula(grade_cell, std), None,
+                        ctx.cache(res.label, ""))
+
+
+def _desk_notes(sheet: Worksheet, row: int, method: str, stratified: bool) -> None:
     notes = [
         "Setiap loket: jumlah nilai (SUMIFS) dan jumlah yang menjawab (COUNTIFS, sel kosong "
         "tidak dihitung) dari lembar 'Pengolahan data'; NRR = jumlah / menjawab.",
@@ -558,8 +668,10 @@ def _desk_sheet(sheet: Worksheet, board: Dashboard, desks: list, populations: di
         f"Metode: {method}",
     ]
     for k, text in enumerate(notes):
-        _text(sheet, r_agency + 2 + k, 0, text)
-    return xl_rowcol_to_cell(r, c_conv), xl_rowcol_to_cell(r, c_grade)
+        _text(sheet, row + k, 0, text)
+
+
+# -- Values from the engine -----------------------------------------------------------------
 
 
 def _table(sheet: Worksheet, heads: Sequence[str], fmt: _Formats, widths: Sequence[int],
