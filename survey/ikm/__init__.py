@@ -8,15 +8,15 @@ Feeding it
     ``reduce_rows(keys, scores)`` / ``reduce_flat(keys, rows, J)``: vectorised
     group-by of raw rows or rollup rows into ``{key: StratumStats}``.
 
-Estimating (spec/statistics.md)
+Estimating (docs/methodology.md)
     ``estimate_groups({agency: {desk: stats}}, {agency: {desk: N or None}}, standard,
     weights="exact", confidence=0.95) -> {agency: GroupResult}``: the batch path for
     dashboards; every agency and desk in one vectorised pass.
     ``estimate_group(desks, populations, ...) -> GroupResult``: one agency.
-    ``estimate_desk(stats, population, ..., phi_pool=..., element_phi_pool=...)``: one
-    desk alone, identical to its row in the agency view when given the agency's pools.
+    ``estimate_desk(stats, population, ..., prior=group.desk_priors[desk])``: one desk
+    alone, identical to its row in the agency view when given its prior from the agency.
     ``GroupResult``: ``.estimate`` (agency, ``method`` stratified/pooled), ``.desks``,
-    ``.phi_pool``, ``.element_phi_pool``, ``.not_estimable``.
+    ``.phi_pool``, ``.element_phi_pool``, ``.desk_priors``, ``.not_estimable``.
     ``Estimate`` / ``ElementEstimate``: frozen results (point, SE, df, published ``ci``,
     ``ci_t``, grade, grade probabilities, Krejcie-Morgan target, ...).
     ``to_json_dict(results)``: the ``ikm compute --format json`` document.

@@ -1,4 +1,4 @@
-"""The IKM estimator, its intervals and grade probabilities (spec/statistics.md).
+"""The IKM estimator, its intervals and grade probabilities (docs/methodology.md).
 
 Everything is computed from integer sufficient statistics (:mod:`survey.ikm.stats`) and
 vectorised across results: a batch of 50 agencies with 10 desks each is a handful of
@@ -13,14 +13,19 @@ pooled); every result is an :class:`Estimate` on the 1..4 scale with its convert
 
 Rules the spec leaves open, fixed here (the golden files confirm those they cover):
 
-- The published interval uses the normal quantile z (not t); ``ci_t`` uses t(n - H).
+- The published interval (revision 2) is Clopper-Pearson on an effective sample size n*
+  (the Korn-Graubard form) at the requested confidence; ``ci_t`` uses t(n - H).
 - Pooled means strata kept, w_h = 1 and f_h = 0 (so df is still n - H).
-- A desk's interval shrinks towards its agency's phi_pool; the desk's own s_h^2 comes
-  from its own estimate (its own fpc divided back out).
-- Element intervals: n = respondents who answered the element, f = the estimate's design
-  fraction, and a phi_pool per element, pooled like the index's.
-- phi_pool is 0.25 when no desk qualifies, or when every qualifying desk sits exactly on
-  a bound (0/0, e.g. all answers 4).
+- One stratum (a desk, an agency of one desk): the observed dispersion shrinks towards a
+  prior with weight PRIOR_K = 30; a desk's prior is the pooled dispersion of the *other*
+  desks of its agency (leave-one-out), PHI_DEFAULT when none qualifies. The desk's own
+  s_h^2 comes from its own estimate (its own fpc divided back out).
+- H >= 2 strata: n* = (m-1)(4-m)/V times (t(n-1)/t(n-H))^2; where V is 0 (or df is 0),
+  the one-stratum form with f = n / sum N_h and the agency's own pool as prior.
+- Element intervals: the same construction per element, n = respondents who answered the
+  element (df = that n - H), with element-level pools and priors.
+- A pool is PHI_DEFAULT when no desk qualifies, or when every qualifying desk sits
+  exactly on a bound (0/0, e.g. all answers 4); it never goes below PHI_FLOOR.
 - n_h > N_h: reported in ``data_errors``; that desk keeps its weight N_h/n_h but gets no
   finite population correction (the conservative choice; nothing is clamped silently).
 - Grade probabilities are None below 10 respondents, without degrees of freedom, and
@@ -51,10 +56,10 @@ from survey.ikm.standards import (
 from survey.ikm.stats import StratumStats
 
 SCALE = 25.0                # converted index = index x 25
-SHRINK_K = 10.0             # prior weight of phi_pool in the one-stratum interval
-PHI_DEFAULT = 0.25          # phi_pool when no stratum qualifies (errs on the wide side)
-PHI_FLOOR = 0.05            # phi_pool never goes below this (too small under-covers)
-POOL_MIN_N = 30             # strata with fewer respondents do not inform phi_pool
+PRIOR_K = 30.0              # weight of the prior dispersion in the one-stratum interval
+PHI_DEFAULT = 0.25          # the prior when no other stratum qualifies (errs on the wide side)
+PHI_FLOOR = 0.05            # a pooled dispersion never goes below this (too small under-covers)
+POOL_MIN_N = 30             # strata with fewer respondents do not inform a pool
 GRADE_MIN_N = 10            # below this no grade is assigned ("sampel tidak cukup")
 CONFIDENT = 0.95            # a grade is "confident" when its probability reaches this
 LOW, HIGH = 1.0, 4.0        # the answer scale
@@ -78,7 +83,7 @@ class ElementEstimate:
     nrr_converted: float
     se: float
     se_converted: float
-    ci: tuple[float, float]         # published (quasi-Wilson) interval, converted scale
+    ci: tuple[float, float]         # published (Clopper-Pearson) interval, converted scale
     ci_t: tuple[float, float] | None  # t interval, converted; None when SE is 0
 
 
@@ -116,7 +121,7 @@ class Estimate:
     strata: int
     single_respondent_strata: tuple[str, ...]
     data_errors: tuple[str, ...]
-    phi_pool: float
+    phi_pool: float        # the dispersion the interval shrinks towards (see GroupResult)
     standard: str
     weights: str
     confidence: float
@@ -136,8 +141,10 @@ class Estimate:
 
 @dataclass(frozen=True)
 class GroupResult:
-    """An agency's estimate and each of its desks' estimates (desk intervals use the
-    agency's phi_pool). ``not_estimable`` maps a desk code, or ``None`` for the agency
+    """An agency's estimate and each of its desks' estimates. ``phi_pool`` (and
+    ``element_phi_pool``) is the dispersion pooled over the agency's desks; each desk's
+    interval shrinks towards the pool of the *other* desks (``desk_priors``).
+    ``not_estimable`` maps a desk code, or ``None`` for the agency
     itself, to the reason it has no estimate (no respondents, or an element nobody
     answered)."""
 
@@ -151,6 +158,9 @@ class GroupResult:
     standard: str = DEFAULT_STANDARD
     weights: str = "exact"
     confidence: float = 0.95
+    # desk -> (prior dispersion of its index, of each element): the leave-one-out pools
+    # of the agency's other desks that its intervals shrink towards (estimate_desk(prior=))
+    desk_priors: dict[str, tuple[float, tuple[float, ...]]] = field(default_factory=dict)
 
     def estimates(self) -> list[Estimate]:
         """The agency row first, then desks sorted by code (the report order)."""
@@ -240,23 +250,22 @@ def estimate_desk(
     standard: Standard | str = DEFAULT_STANDARD,
     weights: str = "exact",
     confidence: float = 0.95,
-    phi_pool: float | None = None,
-    element_phi_pool: Iterable[float] | None = None,
+    prior: tuple[float, Iterable[float]] | None = None,
     agency: str | None = None,
     desk: str | None = None,
 ) -> Estimate:
-    """One desk alone (a dashboard drill-down). Pass the agency's ``phi_pool`` and
-    ``element_phi_pool`` (from its :class:`GroupResult`) to get exactly the interval the
-    agency view shows; without them the desk pools only with itself, as an agency of one
-    desk would. Raises ValueError when the desk is not estimable."""
+    """One desk alone (a dashboard drill-down). Pass its ``prior`` from the agency's
+    :class:`GroupResult` (``desk_priors[desk]``: the dispersion of the agency's other desks,
+    for the index and for each element) to get exactly the interval the agency view shows;
+    without it the desk is judged by PHI_DEFAULT, as a lone desk is. Raises ValueError when
+    the desk is not estimable."""
     std = _standard(standard)
     override = None
-    if phi_pool is not None:
-        el = (tuple(float(x) for x in element_phi_pool) if element_phi_pool is not None
-              else (float(phi_pool),) * len(std.elements))
+    if prior is not None:
+        el = tuple(float(x) for x in prior[1])
         if len(el) != len(std.elements):
-            raise ValueError("element_phi_pool needs one value per element")
-        override = (float(phi_pool), el)
+            raise ValueError("the prior needs one value per element")
+        override = (float(prior[0]), el)
     key = desk if desk is not None else ""
     batch = _Batch({agency or "": {key: stats}}, {agency or "": {key: population}}, std,
                    weights, confidence, phi_override=override)
@@ -455,36 +464,58 @@ def _grade_probs(mu: np.ndarray, se: np.ndarray, df: np.ndarray,
     return mass / total
 
 
-def _wilson(m: np.ndarray, var: np.ndarray, n: np.ndarray, f: np.ndarray,
-            phi_pool: np.ndarray, multi: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
-    """The published quasi-Wilson interval on the 1..4 scale (statistics.md, Intervals 2).
+def effective_n(m: np.ndarray, var: np.ndarray, n: np.ndarray, f: np.ndarray,
+                prior: np.ndarray, kg: np.ndarray | None = None) -> np.ndarray:
+    """The effective sample size n* of the published interval (revision 2, see
+    docs/methodology.md), per result on the 1..4 scale; infinity for a census (f = 1).
 
-    ``multi`` selects the H >= 2 form n* = (m-1)(4-m)/V; where it is False, or V is 0,
-    the one-stratum shrunk form with fraction ``f`` is used. A census (f = 1) has
-    n* = infinity: the interval is the estimate itself.
-    """
+    Where ``kg`` is given (the Korn-Graubard factor (t(n - 1)/t(df))^2 of a result over
+    H >= 2 strata with df > 0) and the variance is informative, n* = (m-1)(4-m)/V x kg.
+    Everywhere else the one-stratum form: the observed dispersion shrunk towards ``prior``
+    with weight PRIOR_K, n* = n / ((1 - f) phi)."""
     m_c = np.clip(m, LOW, HIGH)
-    p = (m_c - LOW) / (HIGH - LOW)
     g = (m_c - LOW) * (HIGH - m_c)
     informative = (var > 0) & (g > 0)
-    use_multi = multi & informative
     open_ = f < 1
     one_minus_f = np.where(open_, 1.0 - f, 1.0)
-    phi_hat = np.zeros_like(m)
+    phi_hat = np.zeros_like(m_c)
     np.divide(var * n, one_minus_f * g, out=phi_hat, where=informative & open_)
-    phi = ((n - 1) * phi_hat + SHRINK_K * phi_pool) / (n - 1 + SHRINK_K)
-    inv_nstar = np.zeros_like(m)  # 1 / n*, 0 for a census
-    np.divide(one_minus_f * phi, n, out=inv_nstar, where=open_)
-    multi_inv = np.zeros_like(m)
-    np.divide(var, g, out=multi_inv, where=use_multi)
-    inv_nstar = np.where(use_multi, multi_inv, inv_nstar)
-    a = z * z * inv_nstar
-    centre = (p + a / 2) / (1 + a)
-    half = z / (1 + a) * np.sqrt(np.maximum(p * (1 - p) * inv_nstar
-                                            + z * z * inv_nstar * inv_nstar / 4, 0.0))
-    lo = np.clip(LOW + (HIGH - LOW) * (centre - half), LOW, HIGH)
-    hi = np.clip(LOW + (HIGH - LOW) * (centre + half), LOW, HIGH)
-    # The Wilson interval contains its estimate; keep it so when rounding says otherwise.
+    phi = ((n - 1) * phi_hat + PRIOR_K * prior) / (n - 1 + PRIOR_K)
+    nstar = np.full_like(m_c, np.inf)
+    np.divide(n, one_minus_f * phi, out=nstar, where=open_)
+    if kg is not None:
+        multi = informative & (kg > 0)
+        kg_n = np.zeros_like(m_c)
+        np.divide(g * kg, var, out=kg_n, where=multi)
+        nstar = np.where(multi, kg_n, nstar)
+    return nstar
+
+
+def clopper_pearson(m: np.ndarray, nstar: np.ndarray, confidence: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The published interval on the 1..4 scale: Clopper-Pearson for p = (m - 1)/3 on n*
+    trials (the Korn-Graubard form), x = p n* not rounded; [m, m] for a census
+    (n* infinite). One call of the beta inverse for every bound of the batch."""
+    m_c = np.clip(m, LOW, HIGH)
+    p = (m_c - LOW) / (HIGH - LOW)
+    alpha = 1.0 - confidence
+    finite = np.isfinite(nstar)
+    ns = np.where(finite, nstar, 1.0)
+    x = p * ns
+    need_lo = finite & (x > 0)
+    need_hi = finite & (x < ns)
+    k = int(need_lo.sum())
+    bounds = special.betaincinv(
+        np.concatenate([x[need_lo], x[need_hi] + 1]),
+        np.concatenate([(ns - x + 1)[need_lo], (ns - x)[need_hi]]),
+        np.concatenate([np.full(k, alpha / 2), np.full(int(need_hi.sum()), 1 - alpha / 2)]))
+    lower = np.where(finite, 0.0, p)
+    upper = np.where(finite, 1.0, p)
+    lower[need_lo] = bounds[:k]
+    upper[need_hi] = bounds[k:]
+    lo = LOW + (HIGH - LOW) * lower
+    hi = LOW + (HIGH - LOW) * upper
+    # The interval contains its estimate; keep it so when rounding says otherwise.
     return np.minimum(lo, m_c), np.maximum(hi, m_c)
 
 
@@ -497,7 +528,7 @@ class _AgencyPlan:
     last: int
     stratified: bool
     population: int | None
-    f_one: float          # the fraction the one-stratum (shrunk) interval form uses
+    f_one: float          # the fraction the one-stratum interval form uses
     errors: tuple[str, ...]
     census: bool
 
@@ -693,37 +724,55 @@ class _Batch:
         n_el = _segment_sum(dcnt[mem_s], starts)                           # n_j
         ok = answered.all(axis=1)
 
-        # phi_pool per agency from its desks' own estimates (results 0..S-1).
-        if self.phi_override is not None:
-            phi = np.full(n_groups, self.phi_override[0])
-            phi_el = np.tile(np.array(self.phi_override[1]), (n_groups, 1))
-        else:
-            n_f = n_s.astype(np.float64)
-            phi = _pool(self.group_of, n_groups, n_f, self.f_of, ikm[:S], var[:S], ok[:S])
-            phi_el = np.stack([
-                _pool(self.group_of, n_groups, n_el[:S, j].astype(np.float64), self.f_of,
-                      ratio[:S, j], var_el[:S, j], answered[:S, j])
-                for j in range(J)], axis=1)
+        # One flat pass of intervals: the index (column 0) and every element.
+        m_all = np.concatenate([ikm[:, None], ratio], axis=1)
+        v_all = np.concatenate([var[:, None], var_el], axis=1)
+        n_int = np.concatenate([n_res[:, None], n_el], axis=1)
+        n_all = np.maximum(n_int, 1).astype(np.float64)
+        valid = np.concatenate([ok[:, None], answered], axis=1)
 
-        group_r = np.concatenate([self.group_of, np.array([p.group for p in plans],
-                                                          dtype=np.int64)])
+        # Dispersion pools from the desks' own estimates (results 0..S-1), per column:
+        # each agency's pool over all its qualifying desks (reported as phi_pool, and the
+        # prior of an agency whose strata show no variance), and each desk's leave-one-out
+        # prior, the pool of the *other* desks of its agency.
+        pool_args = [(self.group_of, n_groups, n_all[:S, c], self.f_of, m_all[:S, c],
+                      v_all[:S, c], valid[:S, c]) for c in range(J + 1)]
+        pools = np.stack([_pool(*args) for args in pool_args], axis=1)          # (G, J+1)
+        priors = np.stack([_leave_one_out_prior(*args) for args in pool_args], axis=1)
+        if self.phi_override is not None:  # estimate_desk given its prior from the agency
+            priors = np.tile(np.array([self.phi_override[0], *self.phi_override[1]]),
+                             (S, 1))
+        plan_group = np.array([p.group for p in plans], dtype=np.int64)
+        prior_all = np.concatenate([
+            priors,
+            # An agency of one desk has that desk's prior (no other desk: PHI_DEFAULT);
+            # one of several uses its pool where its variance is 0 (form a fallback).
+            np.where((size_a >= 2)[:, None], pools[plan_group], priors[first_a])])
+
+        group_r = np.concatenate([self.group_of, plan_group])
         f_one = np.concatenate([self.f_of, np.array([p.f_one for p in plans])])
         census = np.concatenate([
             np.array([p is not None and p == s.n for p, s in zip(self.pop_of, self.strata,
                                                                    strict=True)], dtype=bool),
             np.array([p.census for p in plans], dtype=bool)])
-        z = float(special.ndtri(0.5 + self.confidence / 2))
-        # One flat pass of intervals: the index (column 0) and every element.
-        m_all = np.concatenate([ikm[:, None], ratio], axis=1)
-        v_all = np.concatenate([var[:, None], var_el], axis=1)
-        n_all = np.maximum(np.concatenate([n_res[:, None], n_el], axis=1), 1).astype(float)
-        f_all = np.repeat(f_one[:, None], J + 1, axis=1)
-        pp_all = np.concatenate([phi[group_r][:, None], phi_el[group_r]], axis=1)
-        mu_all = np.repeat((h_res >= 2)[:, None], J + 1, axis=1)
-        lo, hi = _wilson(m_all.ravel(), v_all.ravel(), n_all.ravel(), f_all.ravel(),
-                         pp_all.ravel(), mu_all.ravel(), z)
+        q = 0.5 + self.confidence / 2
+
+        # Korn-Graubard factor (t(n - 1)/t(df))^2 for results over H >= 2 strata, df =
+        # n - H per column (n: respondents, or those who answered the element).
+        df_all = n_int - h_res[:, None]
+        use_kg = (h_res >= 2)[:, None] & (df_all > 0)
+        kg = np.zeros_like(m_all)
+        if use_kg.any():
+            k = int(use_kg.sum())
+            tq = special.stdtrit(np.concatenate([n_all[use_kg] - 1.0,
+                                                 df_all[use_kg].astype(np.float64)]), q)
+            kg[use_kg] = (tq[:k] / tq[k:]) ** 2
+        nstar = effective_n(m_all.ravel(), v_all.ravel(), n_all.ravel(),
+                            np.repeat(f_one, J + 1), prior_all.ravel(), kg.ravel())
+        lo, hi = clopper_pearson(m_all.ravel(), nstar, self.confidence)
         lo = lo.reshape(R, J + 1) * SCALE
         hi = hi.reshape(R, J + 1) * SCALE
+        phi, phi_el = pools[:, 0], pools[:, 1:]
 
         has_df = df > 0
         tq = np.zeros(R)
@@ -773,7 +822,7 @@ class _Batch:
             t_hi=t_hi[:, 0].tolist(), t_ok=t_ok[:, 0].tolist(), band=band_l,
             graded=graded.tolist(), eligible=eligible.tolist(), probs=probs.tolist(),
             census=census.tolist(), group=group_r.tolist(), strata=h_res.tolist(),
-            elements=elements), phi_list)
+            elements=elements), priors[:, 0].tolist() + phi[plan_group].tolist())
 
         desks: list[dict[str, Estimate]] = [{} for _ in range(n_groups)]
         agency_est: list[Estimate | None] = [None] * n_groups
@@ -790,13 +839,17 @@ class _Batch:
             else:
                 desks[g][desk] = est
         phi_el_list = phi_el.tolist()
+        desk_priors: list[dict[str, tuple[float, tuple[float, ...]]]] = [
+            {} for _ in range(n_groups)]
+        for s, row in enumerate(priors.tolist()):
+            desk_priors[int(self.group_of[s])][self.desk_of[s]] = (row[0], tuple(row[1:]))
         return {agency: self._group(gi, agency_est[gi], desks[gi], phi_list[gi],
-                                    tuple(phi_el_list[gi]))
+                                    tuple(phi_el_list[gi]), desk_priors[gi])
                 for gi, agency in enumerate(self.agencies)}
 
     def _build(self, cols: _Columns, phi: list[float]) -> list[Estimate | None]:
-        """One Estimate per result (None where not estimable); ``phi`` is phi_pool per
-        agency."""
+        """One Estimate per result (None where not estimable); ``phi`` is each result's
+        phi_pool: a desk's prior (its agency's other desks), an agency's own pool."""
         std, J, grades, bands_up = self.std, self.J, self.grades, self.bands_up
         S = len(self.strata)
         # Locals for the loop: it runs once per result.
@@ -841,15 +894,18 @@ class _Batch:
                 b.grade if b else None, b.label_id if b else None, b.label_en if b else None,
                 p, confident, required, n[i] >= required if required is not None else None,
                 tuple(elements[i * J:(i + 1) * J]), strata[i], single, errors,
-                phi[group[i]], std.code, self.mode, self.confidence)))
+                phi[i], std.code, self.mode, self.confidence)))
         return out
 
     def _group(self, gi: int, est: Estimate | None, desks: dict[str, Estimate],
-               phi: float, phi_el: tuple[float, ...]) -> GroupResult:
+               phi: float, phi_el: tuple[float, ...],
+               priors: dict[str, tuple[float, tuple[float, ...]]] | None = None
+               ) -> GroupResult:
         return GroupResult(
             agency=self.agencies[gi], method=self.methods[gi], estimate=est, desks=desks,
             phi_pool=phi, element_phi_pool=phi_el, not_estimable=self.not_estimable[gi],
-            standard=self.std.code, weights=self.mode, confidence=self.confidence)
+            standard=self.std.code, weights=self.mode, confidence=self.confidence,
+            desk_priors=priors or {})
 
 
 def _band_index(converted: np.ndarray, std: Standard) -> list[int]:
@@ -875,21 +931,50 @@ def _check_population(pop: Any, agency: str, desk: str) -> int | None:
     return int(pop)
 
 
-def _pool(group: np.ndarray, n_groups: int, n: np.ndarray, f: np.ndarray, m: np.ndarray,
-          var: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """phi_pool per group: sum (n_h - 1) s_h^2 / sum (n_h - 1)(m_h - 1)(4 - m_h) over the
-    group's strata with n_h >= 30 and f_h < 1, s_h^2 = V_h n_h / (1 - f_h); floor 0.05;
-    0.25 when no stratum qualifies or all of them sit exactly on a bound (0/0)."""
+def _pool_terms(n: np.ndarray, f: np.ndarray, m: np.ndarray, var: np.ndarray,
+                valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each stratum's share of a pooled dispersion: (n_h - 1) s_h^2 and
+    (n_h - 1)(m_h - 1)(4 - m_h), with s_h^2 = V_h n_h / (1 - f_h) from its own estimate,
+    for strata with n_h >= 30 and f_h < 1 (zero terms for the others), and whether it
+    qualifies."""
     use = valid & (n >= POOL_MIN_N) & (f < 1)
     one_minus_f = np.where(use, 1.0 - f, 1.0)
     s2 = var * n / one_minus_f
     m_c = np.clip(m, LOW, HIGH)
     g = (m_c - LOW) * (HIGH - m_c)
-    num = np.bincount(group, weights=np.where(use, (n - 1) * s2, 0.0), minlength=n_groups)
-    den = np.bincount(group, weights=np.where(use, (n - 1) * g, 0.0), minlength=n_groups)
-    out = np.full(n_groups, PHI_DEFAULT)
+    return (np.where(use, (n - 1) * s2, 0.0), np.where(use, (n - 1) * g, 0.0), use)
+
+
+def _ratio_or_default(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num/den, never below PHI_FLOOR; PHI_DEFAULT where nothing qualifies or every
+    qualifying stratum sits exactly on a bound (0/0, e.g. all answers 4)."""
+    out = np.full(np.shape(num), PHI_DEFAULT)
     np.divide(num, den, out=out, where=den > 0)
     return np.where(den > 0, np.maximum(out, PHI_FLOOR), PHI_DEFAULT)
+
+
+def _pool(group: np.ndarray, n_groups: int, n: np.ndarray, f: np.ndarray, m: np.ndarray,
+          var: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """phi_pool per group over all its qualifying strata: sum (n_h - 1) s_h^2 /
+    sum (n_h - 1)(m_h - 1)(4 - m_h) (see _pool_terms, _ratio_or_default). The prior of an
+    agency's own interval when its strata show no variance, and what results report."""
+    num, den, _use = _pool_terms(n, f, m, var, valid)
+    return _ratio_or_default(np.bincount(group, weights=num, minlength=n_groups),
+                             np.bincount(group, weights=den, minlength=n_groups))
+
+
+def _leave_one_out_prior(group: np.ndarray, n_groups: int, n: np.ndarray, f: np.ndarray,
+                         m: np.ndarray, var: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per stratum, the pooled dispersion of the *other* strata of its group: the group's
+    sums minus the stratum's own terms, O(strata). A desk never shrinks towards its own
+    spread (revision 2); with no other qualifying stratum the prior is PHI_DEFAULT."""
+    num, den, use = _pool_terms(n, f, m, var, valid)
+    others = np.bincount(group, weights=use.astype(np.float64), minlength=n_groups)[group]
+    others = others - use
+    num_rest = np.bincount(group, weights=num, minlength=n_groups)[group] - num
+    den_rest = np.bincount(group, weights=den, minlength=n_groups)[group] - den
+    return np.where(others > 0, _ratio_or_default(num_rest, np.where(others > 0, den_rest,
+                                                                      0.0)), PHI_DEFAULT)
 
 
 __all__ = [

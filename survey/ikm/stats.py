@@ -2,7 +2,7 @@
 
 The engine never needs raw answers: for every element pair (j, k) it needs, over the
 respondents who answered both, the count, the sum of y_j and the sum of y_j * y_k
-(statistics.md, "Sufficient statistics"). These are integers and add up over days and
+(docs/methodology.md). These are integers and add up over days and
 desks, so the database can keep them in small rollup rows and sum them with SQL, and the
 CSV reader can reduce a million rows chunk by chunk without holding them in memory.
 

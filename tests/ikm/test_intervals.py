@@ -1,5 +1,6 @@
-"""The published (quasi-Wilson) interval and its phi_pool, the t interval, and grade
-probabilities: properties a reader of the dashboard relies on."""
+"""The published interval (revision 2: Clopper-Pearson on an effective sample size) with
+its dispersion pools and leave-one-out priors, the t interval, and grade probabilities:
+properties a reader of the dashboard relies on."""
 
 from __future__ import annotations
 
@@ -155,11 +156,10 @@ def test_desk_drill_down_matches_the_agency_view(h) -> None:
     pops = {"a": 900, "b": 200, "c": 40}
     group = estimate_group(desks, pops, agency="DINAS")
     for d in desks:
-        alone = estimate_desk(desks[d], pops[d], phi_pool=group.phi_pool,
-                              element_phi_pool=group.element_phi_pool, agency="DINAS",
+        alone = estimate_desk(desks[d], pops[d], prior=group.desk_priors[d], agency="DINAS",
                               desk=d)
         assert alone == group.desks[d]
-    # Without the agency's pools the small desk is judged by the default dispersion.
+    # Without the agency's prior the small desk is judged by the default dispersion.
     assert estimate_desk(desks["c"], 40).ci != group.desks["c"].ci
 
 
@@ -201,18 +201,78 @@ def test_confidence_must_be_a_probability(h, confidence: float) -> None:
 
 
 def test_interval_form_depends_on_the_number_of_strata(h) -> None:
-    """An estimate over H >= 2 strata uses n* = (m-1)(4-m)/V directly (its V already
-    holds the weighting), not the shrunk one-stratum form."""
+    """An estimate over H >= 2 strata uses n* = (m-1)(4-m)/V (its V already holds the
+    weighting) times the Korn-Graubard factor (t(n-1)/t(n-H))^2, not the shrunk
+    one-stratum form; the interval is Clopper-Pearson on n* (checked with scipy.stats)."""
+    from scipy.stats import beta, t
+
     rng = np.random.default_rng(30)
     group = estimate_group({"a": h.stats(h.random_scores(rng, 40)),
                             "b": h.stats(h.random_scores(rng, 40))})
     assert group.estimate is not None
     est = group.estimate
-    m, var = est.ikm, est.se ** 2
-    z = 1.959963984540054
-    nstar = (m - 1) * (4 - m) / var
-    p = (m - 1) / 3
-    centre = (p + z * z / (2 * nstar)) / (1 + z * z / nstar)
-    half = z / (1 + z * z / nstar) * np.sqrt(p * (1 - p) / nstar + z * z / (4 * nstar**2))
-    assert est.ci[0] == pytest.approx(25 * (1 + 3 * (centre - half)), rel=1e-12)
-    assert est.ci[1] == pytest.approx(25 * (1 + 3 * (centre + half)), rel=1e-12)
+    m, var, n = est.ikm, est.se ** 2, est.n
+    nstar = (m - 1) * (4 - m) / var * (t.ppf(0.975, n - 1) / t.ppf(0.975, n - 2)) ** 2
+    x = (m - 1) / 3 * nstar
+    assert est.ci[0] == pytest.approx(25 * (1 + 3 * beta.ppf(0.025, x, nstar - x + 1)),
+                                      rel=1e-12)
+    assert est.ci[1] == pytest.approx(25 * (1 + 3 * beta.ppf(0.975, x + 1, nstar - x)),
+                                      rel=1e-12)
+
+
+def _one_stratum_ci(m: float, var: float, n: int, f: float, prior: float) -> tuple[float, ...]:
+    """Revision 2's one-stratum form written out with scipy.stats (k = 30), converted."""
+    from scipy.stats import beta
+
+    g = (m - 1) * (4 - m)
+    phi_hat = var * n / ((1 - f) * g) if var > 0 and g > 0 else 0.0
+    phi = ((n - 1) * phi_hat + 30 * prior) / (n - 1 + 30)
+    nstar = n / ((1 - f) * phi)
+    x = (m - 1) / 3 * nstar
+    low = beta.ppf(0.025, x, nstar - x + 1) if x > 0 else 0.0
+    high = beta.ppf(0.975, x + 1, nstar - x) if x < nstar else 1.0
+    return 25 * min(1 + 3 * low, m), 25 * max(1 + 3 * high, m)
+
+
+def test_a_desk_shrinks_towards_the_other_desks_never_towards_itself(h) -> None:
+    """Leave-one-out: desk a's prior is the dispersion of desk b alone (and b's of a); a
+    desk whose own sample shows little spread does not pull its interval narrower."""
+    rng = np.random.default_rng(44)
+    a = h.stats(h.random_scores(rng, 60, probs=(0.0, 0.02, 0.08, 0.9)))   # little spread
+    b = h.stats(h.random_scores(rng, 80, probs=(0.1, 0.2, 0.4, 0.3)))     # a lot
+    group = estimate_group({"a": a, "b": b}, {"a": 600, "b": 800})
+    for desk, other, pop_other in (("a", "b", 800), ("b", "a", 600)):
+        est_other = group.desks[other]
+        n_o, m_o = est_other.n, est_other.ikm
+        s2 = est_other.se ** 2 * n_o / (1 - n_o / pop_other)
+        expected_prior = max((n_o - 1) * s2 / ((n_o - 1) * (m_o - 1) * (4 - m_o)), 0.05)
+        assert group.desk_priors[desk][0] == pytest.approx(expected_prior, rel=1e-12)
+        est = group.desks[desk]
+        ci = _one_stratum_ci(est.ikm, est.se ** 2, est.n, est.n / (600 if desk == "a" else 800),
+                             expected_prior)
+        assert est.ci == pytest.approx(ci, rel=1e-12)
+    # The agency's own pool covers both desks and is what results report.
+    assert group.desk_priors["a"][0] != group.phi_pool != group.desk_priors["b"][0]
+
+
+def test_a_lone_desk_uses_the_default_prior_whatever_its_own_spread(h) -> None:
+    rng = np.random.default_rng(45)
+    for probs in ((0.0, 0.0, 0.05, 0.95), (0.25, 0.25, 0.25, 0.25)):
+        s = h.stats(h.random_scores(rng, 50, probs=probs))
+        group = estimate_group({"only": s})
+        assert group.desk_priors["only"][0] == 0.25
+        est = group.estimate
+        assert est.ci == group.desks["only"].ci  # an agency of one desk is that desk
+        assert est.ci == pytest.approx(_one_stratum_ci(est.ikm, est.se ** 2, est.n, 0.0,
+                                                       0.25), rel=1e-12)
+
+
+def test_all_fours_still_get_an_interval_below_100(h) -> None:
+    """The t interval collapses when every answer is 4 (SE 0); the published one does not,
+    and it narrows as n grows."""
+    widths = []
+    for n in (5, 30, 200):
+        est = estimate_desk(h.stats(np.full((n, 9), 4)))
+        assert est.ci_t is None and est.ci[1] == 100.0 and est.ci[0] < 100.0
+        widths.append(100.0 - est.ci[0])
+    assert widths[0] > widths[1] > widths[2] > 0

@@ -35,6 +35,24 @@ METHOD_ID = {
     "pooled": "responden semua loket digabung (pooled), karena tidak setiap loket memiliki "
               "data jumlah pengguna layanan untuk periode ini",
 }
+# What the published interval is, in words an auditor follows (report section 2.5 and the
+# workbook's Loket sheet); docs/methodology.md has the formulas.
+INTERVAL_METHOD_ID = (
+    "Interval 95% yang dipublikasikan dihitung dengan metode Clopper-Pearson (interval "
+    "binomial \"eksak\") pada ukuran sampel efektif, dalam bentuk Korn-Graubard yang dipakai "
+    "lembaga statistik kesehatan Amerika Serikat (NCHS) untuk proporsi yang dekat dengan 0 "
+    "atau 1. Nilai rata-rata pada skala 1–4 dipetakan ke proporsi p = (NRR − 1)/3. Ukuran "
+    "sampel efektif memperhitungkan bobot tiap loket dan kecenderungan seorang responden "
+    "memberi nilai yang mirip pada semua unsur: untuk indeks gabungan beberapa loket ia "
+    "diturunkan dari galat baku dengan faktor derajat bebas Korn-Graubard; untuk satu loket, "
+    "sebaran jawaban loket itu digabungkan dengan sebaran loket-loket lain di instansi yang "
+    "sama (berbobot 30 responden; bila tidak ada loket lain dengan sedikitnya 30 responden, "
+    "dipakai nilai hati-hati 0,25). Berbeda dengan interval t biasa (IKM ± t × galat baku), "
+    "interval ini tidak menyempit menjadi satu titik ketika hampir semua jawaban bernilai 4 "
+    "dan tidak pernah melewati batas 25–100. Dalam simulasi dengan jawaban yang saling "
+    "berkorelasi, interval ini memuat nilai sebenarnya sedikitnya 93% dari waktu pada "
+    "setiap kombinasi ukuran sampel, korelasi dan tingkat kepuasan yang diuji."
+)
 PROFILE_TITLES_ID = {"sex": "Jenis kelamin", "age": "Usia", "education": "Pendidikan",
                      "occupation": "Pekerjaan"}
 _CHOICES_ID = {
@@ -154,6 +172,7 @@ def report_context(board: Dashboard, comments: Sequence[tuple[str, str]],
         "weakest": board.weakest,
         "strongest": strongest,
         "method": METHOD_ID.get(board.result.method, board.result.method),
+        "interval_method": INTERVAL_METHOD_ID,
         "weights_text": weights_text,
         "channels": sorted(board.channels.items(), key=lambda kv: (-kv[1], kv[0])),
         "channel_names": CHANNELS_ID,

@@ -37,6 +37,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from survey.core.exports.csvfile import neutralise
 from survey.core.exports.report import (
+    INTERVAL_METHOD_ID,
     METHOD_ID,
     PROFILE_TITLES_ID,
     choice_label_id,
@@ -715,6 +716,7 @@ def _loket_sheet(sheet: Worksheet, board: Dashboard, fmt: _Formats) -> None:
         r += 1
     _text(sheet, r + 1, 0, "Interval hanya mencakup galat pengambilan sampel; responden QR "
                            "memilih sendiri untuk mengisi (n/N menunjukkan cakupannya).")
+    _text(sheet, r + 2, 0, INTERVAL_METHOD_ID)
 
 
 def _unsur_sheet(sheet: Worksheet, board: Dashboard, fmt: _Formats) -> None:
