@@ -102,3 +102,14 @@ def test_submit() -> None:
     assert any(r.startswith("submissions/s") for r in rows)
     table_after(out, "## steady load: open loop, 5 submissions/s")
     assert_checks_ok(out)
+
+
+def test_coverage() -> None:
+    """The coverage harness of the published interval: every configuration's table."""
+    out = smoke("coverage")
+    for config in ("one desk", "6 desks, stratified", "6 desks, pooled",
+                   "desks of a 6-desk agency", "elements, one desk, 10% blank"):
+        rows = table_after(out, f"## {config}")
+        assert rows[0].split()[:4] == ["rho", "n", "index", "true"]
+        assert len(rows) == 4  # header, rule, the two smoke cells
+    assert_checks_ok(out)
