@@ -34,8 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
 from scipy.optimize import brentq
+from scipy.special import ndtr
 
 from benchmarks.lib import machine, parse_args, table
 from survey.ikm import PERMENPAN_2017, estimate_groups, reduce_rows

@@ -44,7 +44,8 @@ HEADER = ["agency", "desk", "method", "n", "N", "n/N", "IKM", "grade", "P(grade)
 def render_table(results: list[GroupResult], standard: str, weights: str,
                  confidence: float, only_desk: str | None = None) -> str:
     """A plain-text table rounded for humans (half-up, two decimals). With ``only_desk``
-    just that desk's row (still computed within its agency, with the prior from its agency's other desks)."""
+    just that desk's row (still computed within its agency, with the prior from its
+    agency's other desks)."""
     rows: list[list[str]] = []
     notes: list[str] = []
     for g in sorted(results, key=lambda r: r.agency):

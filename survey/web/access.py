@@ -8,14 +8,14 @@ Agency scoping (a manager sees only their agencies) is applied by the views thro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from survey.core.errors import NotFound
-from survey.core.models import Agency, User
+from survey.core.models import Agency, Desk, User
 from survey.core.org.agencies import descendant_ids, get_agency
 
 PUBLIC = "public"  # anyone, no login
@@ -72,6 +72,15 @@ def require_agency(session: Session, user: User, code: str) -> Agency:
     if allowed is not None and agency.id not in allowed:
         abort(404)
     return agency
+
+
+def visible_desk(session: Session, user: User, desk_id: int, options: Sequence = ()) -> Desk:
+    """The desk if the user may see its agency; otherwise 404."""
+    desk = session.get(Desk, desk_id, options=list(options))
+    allowed = visible_agency_ids(session, user)
+    if desk is None or (allowed is not None and desk.agency_id not in allowed):
+        abort(404)
+    return desk
 
 
 def filter_visible(session: Session, user: User, agencies: Iterable[Agency]) -> list[Agency]:

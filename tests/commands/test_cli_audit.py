@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 from support.factories import SetupMark, desk, make_user
-from support.web import csrf_from, forget_request_state, login
+from support.web import login, submit
 
 from survey.core.db import db
 from survey.core.models import AuditEvent, User
@@ -30,13 +30,8 @@ def cli(runner, *args: str, input: str | None = None) -> None:
 
 
 def web(client, url: str, data: dict) -> None:
-    """Open the form like a browser and post it with its CSRF token."""
-    forget_request_state()
-    page = client.get(url)
-    assert page.status_code == 200, (url, page.status_code)
-    forget_request_state()
-    response = client.post(url, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                      **data})
+    """Post the form like a browser; the page redirects after saving."""
+    response = submit(client, url, data)
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
 
 

@@ -3,6 +3,7 @@ staff sign-in, and the citizen form's hidden fields."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from support.factories import PASSWORD
@@ -58,3 +59,23 @@ def csrf_from(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     assert match, "no csrf token on the page"
     return match.group(1)
+
+
+def get(client, url: str):
+    """A fresh browser request (see forget_request_state)."""
+    forget_request_state()
+    return client.get(url)
+
+
+def text(response) -> str:
+    """A page's HTML with its entities decoded, as a reader sees the text."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def submit(client, url: str, data: dict, form_url: str | None = None, **kwargs):
+    """Open the form page like a browser, then post it with the page's CSRF token."""
+    page = get(client, form_url or url)
+    assert page.status_code == 200, (form_url or url, page.status_code)
+    forget_request_state()
+    return client.post(url, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                  **data}, **kwargs)

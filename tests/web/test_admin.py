@@ -4,14 +4,13 @@ the service volumes: the year grid, the CSV import (web and `flask volume import
 
 from __future__ import annotations
 
-import html
 from datetime import date
 from io import BytesIO
 
 import pytest
 from sqlalchemy import func, select
 from support.factories import SetupMark, desk, make_user
-from support.web import csrf_from, forget_request_state, login
+from support.web import csrf_from, forget_request_state, get, login, submit, text
 
 from survey.core.db import db
 from survey.core.errors import ValidationError
@@ -47,23 +46,7 @@ def world(org):
     return org
 
 
-def get(client, url: str):
-    """A fresh browser request (see forget_request_state)."""
-    forget_request_state()
-    return client.get(url)
 
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def submit(client, url: str, data: dict, form_url: str | None = None, **kwargs):
-    """Open the form page like a browser, then post it with the page's CSRF token."""
-    page = get(client, form_url or url)
-    assert page.status_code == 200, (form_url or url, page.status_code)
-    forget_request_state()
-    return client.post(url, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                  **data}, **kwargs)
 
 
 def english(client) -> None:

@@ -4,7 +4,6 @@ store channel paper/import, and extend the hash chain like any other response.""
 
 from __future__ import annotations
 
-import html
 import re
 from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
@@ -12,7 +11,7 @@ from io import BytesIO
 import pytest
 from sqlalchemy import func, select
 from support.factories import desk, make_user
-from support.web import csrf_from, forget_request_state, login
+from support.web import csrf_from, forget_request_state, get, login, text
 
 from survey.core import ledger
 from survey.core.db import db
@@ -37,13 +36,6 @@ def world(org):
     return org
 
 
-def get(client, url: str):
-    forget_request_state()
-    return client.get(url)
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def count(model, *where) -> int:

@@ -12,7 +12,13 @@ from survey.core.db import db, utcnow, write_transaction
 from survey.core.errors import ValidationError
 from survey.core.models import Desk
 from survey.core.org.desks import desks_of
-from survey.web.access import MANAGERS, TICKETS, require_agency, visible_agency_ids
+from survey.web.access import (
+    MANAGERS,
+    TICKETS,
+    require_agency,
+    visible_agency_ids,
+    visible_desk,
+)
 from survey.web.urls import base_url, kiosk_url, survey_url, ticket_url
 
 bp = Blueprint("desks", __name__, url_prefix="/loket")
@@ -26,11 +32,7 @@ POLICY = {
 
 
 def _visible_desk(desk_id: int) -> Desk:
-    desk = db.session.get(Desk, desk_id)
-    allowed = visible_agency_ids(db.session, current_user)
-    if desk is None or (allowed is not None and desk.agency_id not in allowed):
-        abort(404)
-    return desk
+    return visible_desk(db.session, current_user, desk_id)
 
 
 @bp.get("/")

@@ -21,7 +21,7 @@ from survey.core.org.desks import desks_of
 from survey.core.paper import MAX_ROWS, store_sheet
 from survey.core.periods import local_today
 from survey.core.profile import PROFILE
-from survey.web.access import MANAGERS, TICKETS, visible_agency_ids
+from survey.web.access import MANAGERS, TICKETS, visible_agency_ids, visible_desk
 from survey.web.extensions import csrf
 from survey.web.i18n import current_locale
 from survey.web.paper import sheet
@@ -37,13 +37,10 @@ POLICY = {
 
 
 def _visible_desk(desk_id: int) -> Desk:
-    desk = db.session.get(Desk, desk_id, options=[
+    """The desk with what the sheet shows (agency, services, elements), if visible."""
+    return visible_desk(db.session, current_user, desk_id, options=[
         selectinload(Desk.agency), selectinload(Desk.services),
         selectinload(Desk.questionnaire).selectinload(Questionnaire.elements)])
-    allowed = visible_agency_ids(db.session, current_user)
-    if desk is None or (allowed is not None and desk.agency_id not in allowed):
-        abort(404)
-    return desk
 
 
 @bp.get("/")
