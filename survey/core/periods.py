@@ -115,10 +115,16 @@ def _shift_key(period: Period, steps: int) -> str:
     return f"{first.year:04d}-{first.month:02d}"
 
 
+LAST_YEAR = 9998  # month arithmetic needs the month after a period's end
+
+
 def parse_period(text: str) -> Period:
     """Parse a period key; raises PeriodError with a message naming the accepted forms."""
     try:
-        return _parse(text)
+        period = _parse(text)
+        if period.end.year > LAST_YEAR:
+            raise PeriodError(f"period {period.key!r} ends after the year {LAST_YEAR}")
+        return period
     except PeriodError:
         raise
     except (ValueError, OverflowError) as exc:  # e.g. year 0

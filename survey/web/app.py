@@ -4,6 +4,7 @@ access policies, error pages and security headers. The `flask` commands are adde
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import timedelta
 from types import ModuleType
@@ -12,12 +13,14 @@ from typing import Any
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter
 
 from survey.core import models  # noqa: F401  (the tables on the metadata)
 from survey.core.config import check_secret_key, defaults, from_environment
 from survey.core.db import configure_engine, db
-from survey.web import access, i18n, labels, security
+from survey.web import access, health, i18n, labels, security
 from survey.web.admin import views as admin_views
 from survey.web.api import tickets as api_tickets
 from survey.web.api import views as api_views
@@ -39,8 +42,18 @@ MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file
 # authenticate machine clients by key instead of a session.
 FEATURES: tuple[ModuleType, ...] = (
     respond_views, i18n, auth_views, desk_views, dashboard_views, published_views,
-    api_views, api_tickets, audit_views, admin_views, paper_views,
+    api_views, api_tickets, audit_views, admin_views, paper_views, health,
 )
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: at most 2**31 - 1, the largest id of an integer
+    column, so a longer number is a 404 instead of a database error. Response ids, which
+    are 64-bit, say ``<int(max=...):...>``."""
+
+    def __init__(self, map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -55,6 +68,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # files and translations live beside this module.
     app = Flask("survey", root_path=os.path.dirname(__file__), instance_relative_config=True,
                 instance_path=instance_path)
+    app.url_map.converters["int"] = RowIdConverter
     app.config.from_mapping(defaults(app.instance_path))
     app.config.from_pyfile("config.py", silent=True)
     app.config.update(from_environment(os.environ))
@@ -143,3 +157,31 @@ def _register_error_pages(app: Flask) -> None:
     for code in (400, 401, 403, 404, 405, 409, 410, 413, 429):
         app.register_error_handler(code, render)
     app.register_error_handler(CSRFError, render)
+
+    def server_error(status: int, title: str, message: str, headers: dict[str, str]):
+        """A 5xx page that needs nothing but the request: no database, no signed-in user
+        (the staff menu of the other pages loads the user, which may be what failed)."""
+        with contextlib.suppress(SQLAlchemyError):  # a lost connection has nothing to undo
+            db.session.rollback()
+        if request.path.startswith("/api/"):
+            return {"error": message, "status": status}, status, headers
+        return render_template("errors_server.html", title=title, message=message), \
+            status, headers
+
+    def unavailable(error: Exception):
+        app.logger.warning("database unreachable: %s", error)
+        return server_error(503, _("Temporarily unavailable"), _(
+            "The service cannot reach its database at the moment. Your answers were not "
+            "sent; please try again in a minute."), {"Retry-After": "30"})
+
+    def internal(error: InternalServerError):
+        original = getattr(error, "original_exception", None)
+        if isinstance(original, OperationalError | InterfaceError):
+            return unavailable(original)
+        return server_error(500, _("Something went wrong"), _(
+            "An unexpected error stopped this page. It has been logged; please try again."),
+            {})
+
+    app.register_error_handler(OperationalError, unavailable)
+    app.register_error_handler(InterfaceError, unavailable)
+    app.register_error_handler(InternalServerError, internal)

@@ -34,8 +34,10 @@ def current_locale() -> str:
 
 
 def safe_next(target: str | None, fallback: str = "/") -> str:
-    """Only same-site relative paths: a language switch must not become an open redirect."""
-    if not target:
+    """Only same-site relative paths: a language switch or a sign-in must not become an open
+    redirect, nor put a control character (CR/LF: a split header) into Location. A
+    backslash is refused too: browsers read "/\\evil.example" as "//evil.example"."""
+    if not target or any(c < " " or c in "\x7f\\" for c in target):
         return fallback
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

@@ -133,12 +133,12 @@ def _decide(code: str, response_id: int, action):
     return redirect(request.referrer or url_for("dashboard.agency", code=code), code=303)
 
 
-@bp.post("/<code>/tinjau/<int:response_id>")
+@bp.post("/<code>/tinjau/<int(max=9223372036854775807):response_id>")
 def review_flag(code: str, response_id: int):
     return _decide(code, response_id, review.review_flag)
 
 
-@bp.post("/<code>/komentar/<int:response_id>")
+@bp.post("/<code>/komentar/<int(max=9223372036854775807):response_id>")
 def moderate_comment(code: str, response_id: int):
     return _decide(code, response_id, review.moderate_comment)
 
