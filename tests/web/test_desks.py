@@ -185,3 +185,36 @@ def test_cli_qr_and_posters(app, runner, org, tmp_path):
     bad = runner.invoke(args=["desk", "qr", "--agency", "KEC-A", "--desk", "L1", "--format",
                               "gif", "--out", str(tmp_path / "x.gif")])
     assert bad.exit_code != 0
+
+
+def test_strangers_cannot_lock_a_colleague_out(app, client, org):
+    """30 wrong passwords for one account, from ten other addresses, slow only those
+    addresses: the real user, from their own address, signs in at once."""
+    make_user(org, "staff@kec-a.go.id", "desk_staff", ["KEC-A"])
+    for attempt in range(30):
+        forget_request_state()
+        client.environ_base["REMOTE_ADDR"] = f"203.0.113.{attempt % 10}"
+        login(client, "staff@kec-a.go.id", "wrong password!")
+    client.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert login(client, "staff@kec-a.go.id").status_code == 302
+
+
+def test_repeated_tries_for_one_account_from_one_address_are_throttled(app, client, org):
+    app.config["LOGIN_RATE_LIMIT"] = "1000 per minute"  # leave the per-address limit aside
+    make_user(org, "staff@kec-a.go.id", "desk_staff", ["KEC-A"])
+    for _ in range(30):
+        login(client, "staff@kec-a.go.id", "wrong password!")
+    assert login(client, "staff@kec-a.go.id").status_code == 429
+
+
+def test_a_failed_sign_in_never_stores_what_was_typed(app, client, org):
+    user = make_user(org, "staff@kec-a.go.id", "desk_staff", ["KEC-A"])
+    SetupMark.take(db.session)
+    login(client, "staff@kec-a.go.id", "wrong password!")
+    login(client, "MySecretPassword123", "wrong password!")  # a password in the e-mail field
+    failed = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "login_failed", AuditEvent.id > SetupMark.audit_id)
+        .order_by(AuditEvent.id)).all()
+    assert [(e.actor, e.target) for e in failed] == [("anonymous", f"user:{user.id}"),
+                                                     ("anonymous", None)]
+    assert "MySecretPassword123" not in str([(e.details, e.actor, e.target) for e in failed])

@@ -7,13 +7,14 @@ import hashlib
 import re
 import secrets
 from collections.abc import Sequence
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from survey.core.audit import Actor, record_event
-from survey.core.db import utcnow
+from survey.core.db import utcnow, write_transaction
 from survey.core.errors import NotFound, ValidationError
 from survey.core.models import ROLES, ApiToken, User
 from survey.core.org.agencies import get_agency
@@ -23,6 +24,11 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
 SCOPED_ROLES = ("agency_manager", "desk_staff")  # roles that see only their agencies
 TOKEN_PREFIX = "skmapi_"
+ANONYMOUS = "anonymous"  # the actor of a failed sign-in: whoever typed it is unknown
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # how often a token's last use is written
+# Compared against when the e-mail is unknown, so that a failed sign-in takes the same
+# time whether or not the account exists.
+_DUMMY_HASH = generate_password_hash("not a real password")
 
 
 def check_password(password: str) -> str:
@@ -111,6 +117,20 @@ def set_password(session: Session, user: User, password: str, *, actor: Actor) -
     record_event(session, "user_password_reset", actor, target=user.email)
 
 
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or None; audited either way. A
+    failed attempt names the account only when it exists (by id), never what was typed
+    (people type passwords into the e-mail field)."""
+    user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if user is not None and valid and user.active:
+        record_event(session, "login", user)
+        return user
+    record_event(session, "login_failed", None, actor_name=ANONYMOUS,
+                 target=f"user:{user.id}" if user is not None else None)
+    return None
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -129,13 +149,20 @@ def create_api_token(session: Session, user: User, name: str = "", *, actor: Act
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    """The active user a valid, unrevoked token belongs to (its use is noted)."""
+    """The active user a valid, unrevoked token belongs to. Its last use is noted (at most
+    once a minute, in its own write transaction: concurrent API requests on SQLite must
+    not collide on it)."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
                                                 ApiToken.revoked_at.is_(None)))
     if row is None or not row.user.active:
         return None
-    row.last_used_at = utcnow()
-    session.commit()
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION:
+        token_id = row.id
+        with write_transaction(session):
+            session.execute(update(ApiToken).where(ApiToken.id == token_id)
+                            .values(last_used_at=now))
+        row = session.get(ApiToken, token_id)
     return row.user
