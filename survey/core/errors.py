@@ -1,9 +1,14 @@
-"""Domain errors: raised by services, turned into a form error, an HTTP 4xx with a reason or
-a CLI message by the caller. Their text is shown to the user as is."""
+"""Domain errors: raised by the core, turned into a form error, an HTTP 4xx with a reason
+or a CLI message by the caller. Their text is shown to the user as is; a `code` lets a
+page put the message in the user's language."""
 
 
 class ValidationError(ValueError):
     """The input is invalid; nothing was stored."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class NotFound(LookupError):

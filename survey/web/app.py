@@ -108,6 +108,7 @@ def _init_extensions(app: Flask) -> None:
         public_url=public_url)
     app.jinja_env.filters["num"] = i18n.number
     app.jinja_env.filters["pct"] = i18n.percent
+    app.jinja_env.filters["moment"] = i18n.moment
     with app.app_context():
         configure_engine(db.engine)
 

@@ -3,8 +3,11 @@ cookie so that a citizen who switched once keeps their language on every page.""
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from flask import Blueprint, current_app, g, redirect, request
 from flask_babel import get_locale
@@ -89,3 +92,19 @@ def format_number(value: float, places: int, locale: str) -> str:
 
 def percent(value: float | None, places: int = 1) -> str:
     return "—" if value is None else number(100 * value, places) + "%"
+
+
+# The names people use for Indonesia's zones.
+ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA",
+              "Asia/Jayapura": "WIT"}
+
+
+def moment(value: datetime | None, timezone: str | None = None) -> str:
+    """A stored (UTC) time as people read it: in the site's zone (or `timezone`), in the
+    visitor's language, with the zone's name: 4 Des 2026 22.40 WIB."""
+    if value is None:
+        return "—"
+    zone = timezone or site_timezone()
+    text = format_datetime(value, "d MMM y HH.mm" if current_locale() == "id" else
+                           "d MMM y HH:mm", tzinfo=ZoneInfo(zone), locale=current_locale())
+    return f"{text} {ZONE_NAMES.get(zone, zone)}"

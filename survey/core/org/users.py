@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from survey.core.audit import Actor, record_event
@@ -25,7 +25,8 @@ MIN_PASSWORD = 10
 SCOPED_ROLES = ("agency_manager", "desk_staff")  # roles that see only their agencies
 TOKEN_PREFIX = "skmapi_"
 ANONYMOUS = "anonymous"  # the actor of a failed sign-in: whoever typed it is unknown
-TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # how often a token's last use is written
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+TOKEN_DAYS = 365  # default validity of an API token  # how often a token's last use is written
 # Compared against when the e-mail is unknown, so that a failed sign-in takes the same
 # time whether or not the account exists.
 _DUMMY_HASH = generate_password_hash("not a real password")
@@ -102,19 +103,49 @@ def update_user(
            "name": optional_text(name, 200)}
     user.role, user.agencies, user.active, user.name = (role, agencies, new["active"],
                                                         new["name"])
-    session.flush()
     changes = {k: (old[k], new[k]) for k in new if old[k] != new[k]}
+    if changes.keys() & {"role", "agencies", "active"}:
+        end_sessions(user)  # what the user may see changed: sign in again
+    session.flush()
     if changes:
         record_event(session, "user_updated", actor, target=user.email,
                      details={k: list(v) for k, v in changes.items()})
     return changes
 
 
+def end_sessions(user: User) -> None:
+    """End every session of the user (they sign in again); the caller flushes."""
+    user.session_version += 1
+
+
 def set_password(session: Session, user: User, password: str, *, actor: Actor) -> None:
-    """An administrator resets a user's password (it is then given to them in person)."""
+    """An administrator resets a user's password (it is then given to them in person);
+    the user's sessions end."""
     user.password_hash = generate_password_hash(check_password(password))
+    end_sessions(user)
     session.flush()
     record_event(session, "user_password_reset", actor, target=user.email)
+
+
+def change_own_password(session: Session, user: User, current: str, new: str) -> None:
+    """A user changes their own password, proving the current one; every other session of
+    theirs ends (the caller signs the current one in again)."""
+    if not check_password_hash(user.password_hash, current or ""):
+        raise ValidationError("the current password is wrong", code="wrong_password")
+    if new == current:
+        raise ValidationError("the new password must differ from the current one",
+                              code="same_password")
+    user.password_hash = generate_password_hash(check_password(new))
+    end_sessions(user)
+    session.flush()
+    record_event(session, "password_changed", user, target=user.email)
+
+
+def sign_out(session: Session, user: User) -> None:
+    """Signing out ends the user's sessions everywhere, not only in this browser."""
+    end_sessions(user)
+    session.flush()
+    record_event(session, "logout", user)
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
@@ -135,16 +166,47 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_api_token(session: Session, user: User, name: str = "", *, actor: Actor) -> str:
-    """A new bearer token (256 random bits) for the user; returned once, never stored in
-    clear. Desk staff cannot read the API."""
+def create_api_token(session: Session, user: User, name: str = "", *,
+                     days: int | None = TOKEN_DAYS, actor: Actor) -> str:
+    """A new bearer token (256 random bits) for the user, valid for `days` (None: until
+    revoked); returned once, never stored in clear. Desk staff cannot read the API."""
     if user.role == "desk_staff":
         raise ValidationError("desk staff accounts cannot read the API")
+    if days is not None and not 1 <= days <= 3660:
+        raise ValidationError("a token is valid for 1 to 3660 days")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(user=user, token_hash=token_hash(token), name=name[:100]))
+    now = utcnow()
+    expires = now + timedelta(days=days) if days is not None else None
+    session.add(ApiToken(user=user, token_hash=token_hash(token), name=name[:100],
+                         created_at=now, expires_at=expires))
     session.flush()
     record_event(session, "api_token_created", actor, target=user.email,
-                 details={"name": name})
+                 details={"name": name, "expires_at": expires.isoformat() if expires
+                          else None})
+    return token
+
+
+def api_tokens(session: Session, user: User | None = None) -> list[ApiToken]:
+    """Tokens (of one user, or all), newest first, with their users."""
+    query = select(ApiToken).options(selectinload(ApiToken.user)).order_by(
+        ApiToken.id.desc())
+    if user is not None:
+        query = query.where(ApiToken.user_id == user.id)
+    return list(session.scalars(query))
+
+
+def revoke_api_token(session: Session, token_id: int, *, actor: Actor,
+                     user: User | None = None) -> ApiToken:
+    """Revoke a token (of `user`, when given); it stops working at once."""
+    token = session.get(ApiToken, token_id)
+    if token is None or (user is not None and token.user_id != user.id):
+        raise NotFound(f"no API token {token_id}")
+    if token.revoked_at is not None:
+        raise ValidationError(f"API token {token_id} is already revoked")
+    token.revoked_at = utcnow()
+    session.flush()
+    record_event(session, "api_token_revoked", actor, target=token.user.email,
+                 details={"id": token.id, "name": token.name})
     return token
 
 
@@ -156,9 +218,10 @@ def user_for_token(session: Session, token: str) -> User | None:
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
                                                 ApiToken.revoked_at.is_(None)))
-    if row is None or not row.user.active:
-        return None
     now = utcnow()
+    if row is None or not row.user.active or (row.expires_at is not None
+                                               and row.expires_at <= now):
+        return None
     if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION:
         token_id = row.id
         with write_transaction(session):

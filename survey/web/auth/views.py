@@ -14,18 +14,19 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from survey.core.db import db, write_transaction
+from survey.core.errors import ValidationError
 from survey.core.org import users
 from survey.web.access import AUTHENTICATED, PUBLIC
-from survey.web.auth.forms import LoginForm
+from survey.web.auth.forms import ChangePasswordForm, LoginForm
 from survey.web.extensions import limiter
 from survey.web.i18n import safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-POLICY = {"auth.login": PUBLIC, "auth.logout": AUTHENTICATED}
+POLICY = {"auth.login": PUBLIC, "auth.logout": AUTHENTICATED, "auth.password": AUTHENTICATED}
 
 def _address_and_account() -> str:
     """A sign-in throttle per (address, account): a stranger elsewhere who tries a
@@ -55,6 +56,32 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    with write_transaction(db.session):
+        users.sign_out(db.session, current_user)
     logout_user()
     flash(_("You are signed out."))
     return redirect(url_for("respond.home"), code=303)
+
+
+@bp.route("/sandi", methods=["GET", "POST"])
+def password():
+    """A signed-in user changes their own password; their other sessions end."""
+    form = ChangePasswordForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            with write_transaction(db.session):
+                users.change_own_password(db.session, current_user, form.current.data,
+                                          form.new.data)
+        except ValidationError as exc:
+            errors.append({
+                "wrong_password": _("The current password is wrong."),
+                "same_password": _("The new password must differ from the current one."),
+            }.get(exc.code or "", str(exc)))
+        else:
+            login_user(current_user)  # this session continues, under the new version
+            session.permanent = True
+            flash(_("Your password was changed. Other sessions were signed out."))
+            return redirect(url_for("desks.index"), code=303)
+    status = 422 if form.is_submitted() else 200
+    return render_template("auth/password.html", form=form, errors=errors), status
