@@ -23,9 +23,3 @@ def link_hash(seq: int, prev_hash: str, kind: str, payload: dict[str, Any]) -> s
     digest = hashlib.sha256(f"{seq}\n{prev_hash}\n{kind}\n".encode())
     digest.update(canonical(payload))
     return digest.hexdigest()
-
-
-def receipt_code(chain_hash: str) -> str:
-    """A short code a citizen can note down: the first 40 bits of the link hash."""
-    code = chain_hash[:10].upper()
-    return f"{code[:5]}-{code[5:]}"

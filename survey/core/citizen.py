@@ -12,9 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from survey.core import tickets
-from survey.core.chain import receipt_code
 from survey.core.db import write_transaction
-from survey.core.models import Agency, ChainEntry, Desk, Response
+from survey.core.models import Agency, ChainEntry, Desk, Receipt, Response
 from survey.core.responses import NewResponse, record_responses
 
 
@@ -83,18 +82,19 @@ class IdempotencyConflict(Exception):
 
 def _replay(session: Session, key: str, desk_id: int) -> Outcome | None:
     row = session.execute(
-        select(Response, ChainEntry.hash)
+        select(Response, Receipt.code)
         .join(ChainEntry, (ChainEntry.kind == "response") & (ChainEntry.ref_id == Response.id))
+        .join(Receipt, Receipt.seq == ChainEntry.seq)
         .where(Response.idempotency_key == key)
         .options(selectinload(Response.answers))
     ).first()
     if row is None:
         return None
-    response, chain_hash = row
+    response, code = row
     if response.desk_id != desk_id:
         raise IdempotencyConflict(key)
     scores = {str(a.element_id): a.score for a in response.answers}
-    return Outcome(receipt_code(chain_hash), is_low(scores), replayed=True)
+    return Outcome(code, is_low(scores), replayed=True)
 
 
 def submit(session: Session, desk: Desk, data: SurveyInput, *, channel: str,

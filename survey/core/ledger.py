@@ -83,8 +83,9 @@ def ensure_head(session: Session) -> None:
         session.flush()
 
 
-def append(session: Session, links: Iterable[tuple[str, int, dict[str, Any]]]) -> list[str]:
-    """Append (kind, ref_id, payload) links in order; returns their hashes."""
+def append(session: Session, links: Iterable[tuple[str, int, dict[str, Any]]]
+           ) -> list[tuple[int, str]]:
+    """Append (kind, ref_id, payload) links in order; returns their (seq, hash)."""
     links = list(links)
     if not links:
         return []
@@ -95,7 +96,7 @@ def append(session: Session, links: Iterable[tuple[str, int, dict[str, Any]]]) -
         seq += 1
         prev = link_hash(seq, prev, kind, payload)
         rows.append({"seq": seq, "kind": kind, "ref_id": ref_id, "hash": prev})
-        hashes.append(prev)
+        hashes.append((seq, prev))
     session.execute(insert(ChainEntry), rows)
     head.seq, head.hash = seq, prev
     session.flush()

@@ -308,6 +308,19 @@ class ChainHead(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    # The key of the receipt codes (survey.core.receipts); never exported.
+    receipt_key: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
+
+
+class Receipt(db.Model):
+    """A citizen's receipt code and the chain position of their response (for the public
+    check page). The code is an HMAC of the link's hash, not a prefix of it."""
+
+    __tablename__ = "receipt"
+
+    code: Mapped[str] = mapped_column(String(11), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     ForeignKey("chain_entry.seq"), unique=True)
 
 
 class Ticket(db.Model):

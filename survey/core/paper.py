@@ -19,10 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from survey.core.audit import Actor, record_event
-from survey.core.chain import receipt_code
 from survey.core.db import write_transaction
 from survey.core.errors import ValidationError
-from survey.core.models import ChainEntry, Desk, Response
+from survey.core.models import ChainEntry, Desk, Receipt, Response
 from survey.core.responses import NewResponse, record_responses
 
 PAPER_HOUR = time(12)
@@ -65,15 +64,16 @@ def row_key(sheet_key: str, number: int) -> str:
 def _earlier(session: Session, desk: Desk, sheet_key: str) -> list[Saved] | None:
     keys = {row_key(sheet_key, n): n for n in range(1, MAX_ROWS + 1)}
     rows = session.execute(
-        select(Response.idempotency_key, Response.desk_id, ChainEntry.hash)
+        select(Response.idempotency_key, Response.desk_id, Receipt.code)
         .join(ChainEntry, (ChainEntry.kind == "response") & (ChainEntry.ref_id == Response.id))
+        .join(Receipt, Receipt.seq == ChainEntry.seq)
         .where(Response.idempotency_key.in_(keys))
     ).all()
     if not rows:
         return None
-    if any(desk_id != desk.id for _key, desk_id, _hash in rows):
+    if any(desk_id != desk.id for _key, desk_id, _code in rows):
         raise ValidationError("this sheet was already saved for another desk")
-    return sorted((Saved(keys[key], receipt_code(h)) for key, _d, h in rows),
+    return sorted((Saved(keys[key], code) for key, _d, code in rows),
                   key=lambda s: s.number)
 
 

@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, joinedload
 
-from survey.core import ledger, questionnaires, rollups
-from survey.core.chain import receipt_code
+from survey.core import ledger, questionnaires, receipts, rollups
 from survey.core.errors import ValidationError
 from survey.core.models import (
     AGE_BANDS,
@@ -105,7 +104,7 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
     ]
     if answer_rows:
         session.execute(insert(Answer), answer_rows)
-    hashes = ledger.append(
+    links = ledger.append(
         session,
         (
             ("response", rid, ledger.response_payload({**row, "id": rid}, answers))
@@ -120,9 +119,10 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
                      (row["sex"], row["age"], row["education"], row["occupation"]))
         for row, answers in zip(rows, answer_maps, strict=True)
     ])
+    codes = receipts.issue(session, ledger.lock_head(session).receipt_key, links)
     return [
-        Recorded(rid, receipt_code(h), masked, tuple(filter(None, row["flags"].split(","))))
-        for rid, h, masked, row in zip(ids, hashes, masked_counts, rows, strict=True)
+        Recorded(rid, code, masked, tuple(filter(None, row["flags"].split(","))))
+        for rid, code, masked, row in zip(ids, codes, masked_counts, rows, strict=True)
     ]
 
 

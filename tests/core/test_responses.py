@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import event, func, select
 from support.factories import SetupMark
 
-from survey.core import ledger
+from survey.core import ledger, receipts
 from survey.core.chain import link_hash
 from survey.core.db import db
 from survey.core.errors import ValidationError
-from survey.core.models import Answer, ChainEntry, Desk, Response, Service
+from survey.core.models import Answer, ChainEntry, ChainHead, Desk, Response, Service
 from survey.core.responses import NewResponse, record_responses
 
 MORNING = datetime(2024, 5, 6, 2, 37, 12, tzinfo=UTC)  # 09:37 in Jakarta
@@ -40,7 +40,7 @@ def test_stores_response_answers_and_a_receipt(org):
     response = db.session.get(Response, recorded[0].response_id)
     codes = {a.element.code: a.score for a in response.answers}
     assert codes == {"U1": 4, "U2": 1, "U9": 2}
-    assert re.fullmatch(r"[0-9A-F]{5}-[0-9A-F]{5}", recorded[0].receipt)
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}", recorded[0].receipt)
 
 
 def test_time_is_coarsened_to_the_hour_and_dated_in_the_agency_zone(org):
@@ -127,7 +127,12 @@ def test_chain_links_every_response_in_order(org):
         assert entry.hash == expected
         prev = entry.hash
     assert ledger.head(db.session) == (SetupMark.links + 3, prev)
-    assert (first + second)[2].receipt.replace("-", "") == prev[:10].upper()
+    # The receipt is an HMAC of the link's hash under the installation's key, stored for
+    # the check page; never a prefix of the hash (a code in a log must not find it).
+    key = db.session.get(ChainHead, 1).receipt_key
+    assert (first + second)[2].receipt == receipts.derive(key, prev) == receipts.code_at(
+        db.session, SetupMark.links + 3)
+    assert (first + second)[2].receipt.replace("-", "").lower() not in prev
 
 
 def test_no_application_path_updates_or_deletes_responses(app, runner):

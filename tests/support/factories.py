@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from survey.core import ledger
 from survey.core.db import db
-from survey.core.models import Agency, AuditEvent, Desk
+from survey.core.models import Agency, AuditEvent, ChainEntry, Desk, Receipt
 from survey.core.org import agencies, checks, desks, periods, services, users, volumes
 from survey.core.responses import NewResponse, record_responses
 
@@ -91,3 +91,10 @@ def fill(org, per_desk=40, seed=3, flagged=3, comments=("Antrean lama",)):
                 comment=comments[i % len(comments)] if i < len(comments) else None))
     record_responses(db.session, items)
     db.session.commit()
+
+
+def receipt_of(response_id: int) -> str:
+    """The receipt code stored for a response's chain link."""
+    return db.session.scalar(
+        select(Receipt.code).join(ChainEntry, ChainEntry.seq == Receipt.seq)
+        .where(ChainEntry.kind == "response", ChainEntry.ref_id == response_id))

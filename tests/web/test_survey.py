@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from support.factories import desk
+from support.factories import desk, receipt_of
 from support.web import answers, open_form, service_id
 
 from survey.core import tickets
@@ -80,23 +80,27 @@ def test_unknown_desk_404_and_closed_desk_410(org, client):
     assert client.get(f"/k/{d.slug}").status_code == 410
 
 
-def test_submit_stores_and_redirects_to_the_receipt(org, client):
+def test_submit_stores_and_shows_the_receipt_once_never_in_a_url(org, client):
     d = desk()
     response, _data = submit(client, f"/s/{d.slug}", {"sex": "P", "age": "30-39",
                                                      "education": "S1", "occupation": "-",
                                                      "comment": "Pelayanan cepat."})
     assert response.status_code == 303
-    receipt = response.headers["Location"].rsplit("/", 1)[1]
+    assert response.headers["Location"] == "/selesai"  # a fixed address, no receipt in it
     stored_response = db.session.scalar(select(Response))
     assert (stored_response.channel, stored_response.verified) == ("qr", False)
     assert (stored_response.sex, stored_response.age, stored_response.education,
             stored_response.occupation) == ("P", "30-39", "S1", None)
     assert stored_response.comment == "Pelayanan cepat."
     assert stored_response.flags == ""
+    receipt = receipt_of(stored_response.id)
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}", receipt)
     chain_hash = db.session.scalar(select(ChainEntry.hash).where(ChainEntry.kind == "response"))
-    assert receipt == f"{chain_hash[:5].upper()}-{chain_hash[5:10].upper()}"
+    assert receipt.replace("-", "").lower() not in chain_hash  # not a prefix of anything
     thanks = client.get(response.headers["Location"]).get_data(as_text=True)
     assert receipt in thanks and "Terima kasih" in thanks
+    again = client.get("/selesai").get_data(as_text=True)
+    assert receipt not in again and "Terima kasih" in again  # shown once
     assert "lapor.go.id" not in thanks  # answers were fine
     assert "skm_recent=" in response.headers.get("Set-Cookie", "")
 
@@ -213,8 +217,8 @@ def test_personal_numbers_masked_and_the_citizen_is_told(org, client):
     assert db.session.scalar(select(Response.comment)) == "hubungi ************ ya"
 
 
-def test_receipt_page_rejects_malformed_codes(client):
-    assert client.get("/selesai/not-a-code").status_code == 404
+def test_the_old_receipt_address_no_longer_exists(client):
+    assert client.get("/selesai/ABCDE-12345").status_code == 404
 
 
 # --- ballot-stuffing signals -------------------------------------------------------------

@@ -58,7 +58,9 @@ def record_export(session: Session, job: ExportJob, fmt: str, *, actor: Actor) -
     """The audit event of an export, written before the file is produced (a download that
     fails half-way has still been asked for)."""
     record_event(session, f"export_{fmt}", actor, target=f"{job.agency.code}/{job.period.key}",
-                 details={"responses": job.scope_name, "bom": job.bom})
+                 details={"responses": job.scope_name, "bom": job.bom,
+                          # the receipt check reads which links a signed export covers
+                          "chain_seq": ledger.head(session)[0]})
 
 
 def _scope(session: Session, job: ExportJob) -> tuple[queries.AgencyScope, ExportScope]:

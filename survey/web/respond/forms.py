@@ -15,7 +15,11 @@ import re
 from collections.abc import Sequence
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
 
 from survey.core.citizen import SurveyInput
 from survey.core.models import COMMENT_MAX, Service
@@ -86,3 +90,10 @@ def parse(form: MultiDict, elements: Sequence[ElementView], services: list[Servi
     data.honeypot = bool(form.get("website", "").strip())
     data.served_token = form.get("t") or None
     return data, errors
+
+
+class ReceiptCheckForm(FlaskForm):
+    """The public receipt check: one code (POST, so it stays out of URLs and logs)."""
+
+    code = StringField(_l("Receipt code"), validators=[
+        DataRequired(_l("Please fill this in.")), Length(max=40)])

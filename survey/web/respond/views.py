@@ -3,7 +3,6 @@ and the thank-you page. Views parse, call the core, render; no statistics here."
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 
@@ -19,7 +18,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from survey.core import citizen, questionnaires, tickets
+from survey.core import citizen, questionnaires, receipts, tickets
 from survey.core.citizen import SurveyInput
 from survey.core.db import db, utcnow
 from survey.core.models import Desk
@@ -28,14 +27,14 @@ from survey.web.access import PUBLIC
 from survey.web.extensions import limiter
 from survey.web.i18n import current_locale
 from survey.web.respond import signals
-from survey.web.respond.forms import NOT_STATED, Forged, parse
+from survey.web.respond.forms import NOT_STATED, Forged, ReceiptCheckForm, parse
 
 bp = Blueprint("respond", __name__)
 POLICY = {f"respond.{name}": PUBLIC for name in (
-    "home", "survey", "submit", "kiosk", "kiosk_submit", "ticket", "ticket_submit", "thanks")}
+    "home", "survey", "submit", "kiosk", "kiosk_submit", "ticket", "ticket_submit", "thanks",
+    "check")}
 
 KIOSK_RETURN_SECONDS = 10
-RECEIPT = re.compile(r"[0-9A-F]{5}-[0-9A-F]{5}")
 
 
 def _submit_limit() -> str:
@@ -195,7 +194,8 @@ def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = No
                           next=url_for("respond.kiosk", slug=slug))
                   if mode == "kiosk" else None),
     }
-    response = redirect(url_for("respond.thanks", receipt=outcome.receipt), code=303)
+    # A fixed address: the receipt never reaches a URL, an access log or a Referer.
+    response = redirect(url_for("respond.thanks"), code=303)
     if mode == "qr" and not outcome.replayed:
         response.set_cookie(
             signals.COOLDOWN_COOKIE, signals.cooldown_cookie(recent or {}, slug, now),
@@ -204,16 +204,41 @@ def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = No
     return response
 
 
-@bp.get("/selesai/<receipt>")
-def thanks(receipt: str):
-    if not RECEIPT.fullmatch(receipt):
-        abort(404)
-    done = session.get("done") or {}
-    if done.get("receipt") != receipt:
-        done = {"receipt": receipt}
+@bp.get("/selesai")
+def thanks():
+    """The thank-you page shows the receipt once: it is taken out of the session, so a
+    reload, the back button or a later visitor of the same browser does not see it."""
+    done = session.pop("done", None) or {}
     response = current_app.make_response(render_template(
-        "respond/thanks.html", receipt=receipt, low=done.get("low", False),
+        "respond/thanks.html", receipt=done.get("receipt"), low=done.get("low", False),
         masked=done.get("masked", 0), again=done.get("again"),
         lapor_url=current_app.config["LAPOR_URL"], seconds=KIOSK_RETURN_SECONDS))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _check_limit() -> str:
+    return current_app.config.get("RECEIPT_CHECK_LIMIT", "10 per minute")
+
+
+@bp.route("/cek-kode", methods=["GET", "POST"])
+@limiter.limit(_check_limit, methods=["POST"])
+def check():
+    """Cek kode tanda terima: whether a receipt code is on the hash chain and since when a
+    signed export covers it; nothing else about the response."""
+    form = ReceiptCheckForm()
+    result, code, status = None, None, 200
+    if form.validate_on_submit():
+        code = receipts.normalise(form.code.data)
+        if code is None:
+            form.code.errors.append(_("A receipt code has ten letters and digits, such as "
+                                      "7KQ2M-XD93P."))
+            status = 422
+        else:
+            result = receipts.check(db.session, code)
+    elif form.is_submitted():
+        status = 422
+    response = current_app.make_response((render_template(
+        "respond/check.html", form=form, code=code, result=result), status))
     response.headers["Cache-Control"] = "no-store"
     return response
