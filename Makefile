@@ -33,7 +33,7 @@ instance/config.py:
 run: install instance/config.py
 	$(FLASK) init
 	$(FLASK) demo
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - 'survey:create_app()'
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 1 --threads 8 --access-logfile - 'survey:create_app()'
 
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -28,8 +28,14 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "BABEL_DEFAULT_TIMEZONE": "Asia/Jakarta",
         "LANGUAGES": ("id", "en"),
         "WTF_CSRF_TIME_LIMIT": None,  # the page may sit open at a desk for hours
+        # memory:// counts per process: exact with one process (make run); several
+        # workers or servers need a shared store (redis://...), or gunicorn refuses to
+        # start (gunicorn.conf.py) unless ALLOW_PER_PROCESS_LIMITS says it is meant.
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,  # the store down: limits fail open (logged)
+        "ALLOW_PER_PROCESS_LIMITS": False,
+        "TRUSTED_PROXIES": 0,  # reverse proxies in front (nginx: 1); their X-Forwarded-For
         "MAX_CONTENT_LENGTH": 64 * 1024,  # a survey post is a few kilobytes
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SECURE": None,  # None: secure whenever PUBLIC_BASE_URL is https
@@ -47,6 +53,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
     }
 
 
+def boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("1", "0", "true", "false", "yes", "no"):
+        raise ValueError(raw)
+    return value in ("1", "true", "yes")
+
+
 # Environment variables read on top of the file configuration, with their parsers.
 ENVIRONMENT: dict[str, Any] = {
     "SECRET_KEY": str,
@@ -54,6 +67,9 @@ ENVIRONMENT: dict[str, Any] = {
     "PUBLIC_BASE_URL": str,
     "TIMEZONE": str,
     "RATELIMIT_STORAGE_URI": str,
+    "RATELIMIT_KEY_PREFIX": str,  # several installations sharing one Redis
+    "ALLOW_PER_PROCESS_LIMITS": boolean,
+    "TRUSTED_PROXIES": int,
     "SURVEY_COOLDOWN_MINUTES": int,
     "SURVEY_MIN_FILL_SECONDS": int,
     "SURVEY_BURST_LIMIT": int,
@@ -61,6 +77,19 @@ ENVIRONMENT: dict[str, Any] = {
     "SUBMIT_RATE_LIMIT": str,
     "TICKET_TTL_HOURS": int,
 }
+
+
+def per_process_limits_refused(config: dict[str, Any], workers: int) -> str | None:
+    """Why several worker processes must not start with per-process rate limits (each
+    would count on its own: 4 workers let 4 times the limit through), or None."""
+    uri = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if workers > 1 and uri.startswith("memory://") and not config.get(
+            "ALLOW_PER_PROCESS_LIMITS"):
+        return (f"{workers} worker processes with RATELIMIT_STORAGE_URI={uri!r}: every "
+                "process would count the rate limits on its own. Set RATELIMIT_STORAGE_URI "
+                "to a shared store (e.g. redis://127.0.0.1:6379), run one process with "
+                "threads (--workers 1 --threads 8), or set ALLOW_PER_PROCESS_LIMITS=1.")
+    return None
 
 
 def from_environment(environ: os._Environ | dict[str, str]) -> dict[str, Any]:

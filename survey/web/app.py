@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from survey.core import models  # noqa: F401  (the tables on the metadata)
@@ -85,6 +86,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             seconds=app.config["PERMANENT_SESSION_LIFETIME"]
         )
 
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind nginx: the client's address (rate limits, sign-in throttles) and scheme
+        # come from the proxies' X-Forwarded-* headers, trusting exactly that many hops.
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     _init_extensions(app)
     _register_blueprints(app)
     _register_error_pages(app)

@@ -35,6 +35,7 @@ def gunicorn(database_uri: str, instance: Path, workers: int = 4, **settings: st
         "SURVEY_INSTANCE_PATH": str(instance),
         "PUBLIC_BASE_URL": base,
         "SUBMIT_RATE_LIMIT": "100000 per minute",
+        "ALLOW_PER_PROCESS_LIMITS": "1",  # several workers; the limits are not under test
         **settings,
     }
     env.pop("FLASK_DEBUG", None)

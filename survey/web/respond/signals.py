@@ -81,6 +81,9 @@ def flags_for(*, desk_id: int, desk_slug: str, honeypot: bool, served: str | Non
         flags.append("too_fast")
     burst = parse_limit(
         f"{config['SURVEY_BURST_LIMIT']} per {config['SURVEY_BURST_WINDOW_MINUTES']} minute")
-    if not limiter.limiter.hit(burst, "desk-burst", str(desk_id)):
-        flags.append("burst")
+    try:
+        if not limiter.limiter.hit(burst, "desk-burst", str(desk_id)):
+            flags.append("burst")
+    except Exception as error:  # the shared store is down: count nothing, keep accepting
+        current_app.logger.warning("burst signal skipped, rate-limit store failed: %s", error)
     return tuple(flags)
