@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from survey.commands.options import user_errors
-from survey.core import imports
+from survey.core import imports, review
 from survey.core.db import db, write_transaction
 
 responses_cli = AppGroup("responses", help="Responses collected elsewhere (paper, other tools).")
@@ -29,6 +29,21 @@ def import_command(path: str) -> None:
     channels = ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_channel.items()))
     click.echo(f"Imported {summary.count} responses ({channels}) for "
                f"{', '.join(summary.agencies)}.")
+
+
+@responses_cli.command("redact")
+@click.option("--id", "response_id", required=True, type=int, help="The response's id.")
+@click.option("--reason", required=True, help="Why, e.g. 'a phone number the mask missed'.")
+@user_errors
+def redact_command(response_id: int, reason: str) -> None:
+    """Remove a comment for good (it stays out of every page and export); the hash chain
+    still verifies."""
+    with write_transaction(db.session):
+        deleted = review.redact_comment(db.session, response_id, reason, None)
+    click.echo(f"Comment of response {response_id} redacted"
+               + ("." if deleted else "; it was recorded before comments could be deleted, "
+                  "so its text stays in the database (covered by the hash chain) and is "
+                  "shown nowhere."))
 
 
 COMMANDS = (responses_cli,)

@@ -6,9 +6,10 @@ page put the message in the user's language."""
 class ValidationError(ValueError):
     """The input is invalid; nothing was stored."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, **params: object) -> None:
         super().__init__(message)
         self.code = code
+        self.params = params  # what a translated message names (e.g. period, day)
 
 
 class NotFound(LookupError):

@@ -195,7 +195,8 @@ def import_csv(session: Session, data: bytes, *, allowed: set[int] | None,
             match = re.match(r"response (\d+): (.*)", str(exc), re.S)
             index, reason = ((int(match.group(1)) - 1, match.group(2)) if match
                              else (0, str(exc)))
-            raise ValidationError(f"line {lines[start + index]}: {reason}") from None
+            raise ValidationError(f"line {lines[start + index]}: {reason}", code=exc.code,
+                                  **{**exc.params, "line": lines[start + index]}) from None
     agencies = sorted(session.scalars(
         select(Agency.code).join(Desk).where(Desk.id.in_({i.desk_id for i in items}))
         .distinct()))

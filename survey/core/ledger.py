@@ -7,6 +7,7 @@ definition of what a link covers; verification uses the same functions.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,10 +31,24 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def response_payload(row: Mapping[str, Any], answers: Mapping[int, int]) -> dict[str, Any]:
+def comment_digest(salt: str, comment: str) -> str:
+    """What the chain holds of a comment recorded since comments can be redacted."""
+    return hashlib.sha256(f"{salt}\n{comment}".encode()).hexdigest()
+
+
+REMOVED = "removed-without-redaction"  # makes a link fail: a comment gone without a decision
+
+
+def response_payload(row: Mapping[str, Any], answers: Mapping[int, int],
+                     redacted: bool = False) -> dict[str, Any]:
     """What a response link covers: every stored field and every answer (element id ->
-    score). The idempotency key is transport detail, not content, and is left out."""
-    return {
+    score). The idempotency key is transport detail, not content, and is left out.
+
+    A comment recorded with a digest is covered by its digest, recomputed from the text
+    while the text is there (so a changed text breaks the link); once the text has been
+    redacted (`redacted`: a redaction decision exists), by the stored digest. Older
+    responses are covered by the text itself."""
+    payload = {
         "id": int(row["id"]),
         "desk_id": int(row["desk_id"]),
         "service_id": row["service_id"],
@@ -51,6 +66,14 @@ def response_payload(row: Mapping[str, Any], answers: Mapping[int, int]) -> dict
         "comment": row["comment"],
         "answers": {str(k): int(v) for k, v in sorted(answers.items())},
     }
+    digest = row.get("comment_digest")
+    if digest is not None:
+        del payload["comment"]
+        if row["comment"] is not None:
+            payload["comment_digest"] = comment_digest(row["comment_salt"], row["comment"])
+        else:
+            payload["comment_digest"] = digest if redacted else REMOVED
+    return payload
 
 
 def review_payload(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -230,8 +253,15 @@ def _load_rows(session: Session, entries, models) -> dict[tuple[str, int], dict]
                     select(answer.c.response_id, func.aggregate_strings(pair, ","))
                     .where(answer.c.response_id.between(low, high))
                     .group_by(answer.c.response_id)).all()}
+            gone = [rid for rid, row in found.items()
+                    if row["comment"] is None and row["comment_digest"] is not None]
+            redacted = set(session.scalars(
+                select(ReviewDecision.response_id).where(
+                    ReviewDecision.kind == "comment", ReviewDecision.decision == "redact",
+                    ReviewDecision.response_id.in_(gone)))) if gone else set()
             for rid, row in found.items():
-                payloads[("response", rid)] = response_payload(row, answers.get(rid, {}))
+                payloads[("response", rid)] = response_payload(
+                    row, answers.get(rid, {}), redacted=rid in redacted)
         elif kind == "review":
             for rid, row in found.items():
                 payloads[("review", rid)] = review_payload(row)

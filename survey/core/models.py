@@ -243,6 +243,11 @@ class Response(db.Model):
     education: Mapped[str | None] = mapped_column(String(10))
     occupation: Mapped[str | None] = mapped_column(String(12))
     comment: Mapped[str | None] = mapped_column(Text)
+    # Since receipts were stored: the chain commits to sha256(salt + comment), not to the
+    # text, so an administrator can redact a comment (the text becomes NULL, the one
+    # change the database allows on a response) and verification still holds.
+    comment_salt: Mapped[str | None] = mapped_column(String(32))
+    comment_digest: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     desk: Mapped[Desk] = relationship()
@@ -439,7 +444,7 @@ class ReviewDecision(db.Model):
     __table_args__ = (
         CheckConstraint(
             "(kind = 'flag' AND decision IN ('release', 'keep')) OR "
-            "(kind = 'comment' AND decision IN ('publish', 'hide'))",
+            "(kind = 'comment' AND decision IN ('publish', 'hide', 'redact'))",
             name="decision_fits_kind",
         ),
         CheckConstraint("length(reason) > 0", name="reason_given"),
@@ -482,14 +487,15 @@ _PG_FUNCTION = DDL(
 
 def _install_append_only(table: Table) -> None:
     name = table.name
-    event.listen(
-        table,
-        "after_create",
-        DDL(
-            f"CREATE TRIGGER {name}_no_update BEFORE UPDATE ON {name} "
-            f"BEGIN SELECT RAISE(ABORT, '{name} is append-only'); END"
-        ).execute_if(dialect="sqlite"),
-    )
+    if name != "response":  # the response allows one change: redacting its comment
+        event.listen(
+            table,
+            "after_create",
+            DDL(
+                f"CREATE TRIGGER {name}_no_update BEFORE UPDATE ON {name} "
+                f"BEGIN SELECT RAISE(ABORT, '{name} is append-only'); END"
+            ).execute_if(dialect="sqlite"),
+        )
     event.listen(
         table,
         "after_create",
@@ -499,16 +505,55 @@ def _install_append_only(table: Table) -> None:
         ).execute_if(dialect="sqlite"),
     )
     event.listen(table, "after_create", _PG_FUNCTION.execute_if(dialect="postgresql"))
+    function = "survey_response_guard" if name == "response" else "survey_append_only"
     event.listen(
         table,
         "after_create",
         DDL(
             f"CREATE TRIGGER {name}_append_only BEFORE UPDATE OR DELETE ON {name} "
-            "FOR EACH ROW EXECUTE FUNCTION survey_append_only()"
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()"
         ).execute_if(dialect="postgresql"),
     )
 
 
+def response_guard_ddl(dialect: str, columns: list[str]) -> list[str]:
+    """The response table's UPDATE rule: nothing may change except a comment whose hash
+    the chain holds (comment_digest), and then only to NULL (a redaction). The migration
+    that introduced it carries its own copy."""
+    if dialect == "sqlite":
+        others = ", ".join(c for c in columns if c != "comment")
+        return [
+            f"CREATE TRIGGER response_no_update BEFORE UPDATE OF {others} ON response "
+            "BEGIN SELECT RAISE(ABORT, 'response is append-only'); END",
+            "CREATE TRIGGER response_redact_only BEFORE UPDATE OF comment ON response "
+            "WHEN NEW.comment IS NOT NULL OR OLD.comment IS NULL "
+            "OR OLD.comment_digest IS NULL "
+            "BEGIN SELECT RAISE(ABORT, 'response is append-only; a comment can only be "
+            "redacted'); END",
+        ]
+    return [
+        "CREATE OR REPLACE FUNCTION survey_response_guard() RETURNS trigger AS $$ "
+        "BEGIN "
+        "IF TG_OP = 'UPDATE' AND NEW.comment IS NULL AND OLD.comment IS NOT NULL "
+        "AND OLD.comment_digest IS NOT NULL "
+        "AND (to_jsonb(NEW) - 'comment') = (to_jsonb(OLD) - 'comment') THEN RETURN NEW; "
+        "END IF; "
+        "RAISE EXCEPTION 'response is append-only; a comment can only be redacted'; "
+        "END $$ LANGUAGE plpgsql",
+    ]
+
+
+def _install_response_guard(table: Table) -> None:
+    def create(target: Table, connection, **_kw) -> None:
+        for statement in response_guard_ddl(connection.dialect.name,
+                                            [c.name for c in target.columns]):
+            connection.exec_driver_sql(statement)
+
+    # Before the triggers of _install_append_only name the function (PostgreSQL).
+    event.listen(table, "after_create", create)
+
+
+_install_response_guard(db.metadata.tables["response"])
 for _table_name in APPEND_ONLY_TABLES:
     _install_append_only(db.metadata.tables[_table_name])
 
@@ -582,6 +627,28 @@ class ReportingPeriod(db.Model):
     key: Mapped[str] = mapped_column(String(30), unique=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Publication(db.Model):
+    """One publication of a period's results: made when the period is closed (a snapshot of
+    every agency's figures), withdrawn when an administrator reopens it (with the reason).
+    After a revision the public page shows the new figures, the date of the revision and
+    the figures published before."""
+
+    __tablename__ = "publication"
+    __table_args__ = (
+        CheckConstraint("withdrawn_at IS NULL OR length(withdrawn_reason) > 0",
+                        name="withdrawal_has_reason"),
+        Index("ix_publication_period", "period_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_key: Mapped[str] = mapped_column(String(30))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # agency code -> {"ikm": x25 value, "ci": [low, high], "grade": ..., "n": ...}
+    results: Mapped[dict] = mapped_column(JSON)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiToken(db.Model):

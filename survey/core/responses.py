@@ -4,6 +4,7 @@ anonymisation, hash chain and rollups are the same for all of them."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +27,8 @@ from survey.core.models import (
     Response,
     Service,
 )
-from survey.core.privacy import mask_personal_numbers
+from survey.core.org import periods
+from survey.core.privacy import mask_personal_data
 from survey.core.rollups import Contribution
 
 FLAG_NAMES = ("cooldown", "honeypot", "too_fast", "burst")
@@ -93,6 +95,13 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
         answer_maps.append(answers)
         masked_counts.append(masked)
 
+    sealed = periods.first_sealed(session, [row["day"] for row in rows])
+    if sealed is not None:  # a closed period's published results must not change
+        index, period = sealed
+        prefix = f"response {index + 1}: " if len(items) > 1 else ""
+        raise ValidationError(prefix + periods.sealed_message(period, rows[index]["day"]),
+                              code="period_closed", period=period.key,
+                              day=rows[index]["day"].isoformat(), item=index + 1)
     ids = session.scalars(
         insert(Response).returning(Response.id, sort_by_parameter_order=True), rows
     ).all()
@@ -180,11 +189,13 @@ def _validate(
     unknown_flags = set(item.flags) - set(FLAG_NAMES)
     if unknown_flags:
         raise ValidationError(f"unknown flag {sorted(unknown_flags)[0]!r}")
-    comment, masked = None, 0
+    comment, masked, salt, digest = None, 0, None, None
     if item.comment is not None and item.comment.strip():
-        comment, masked = mask_personal_numbers(item.comment.strip())
+        comment, masked = mask_personal_data(item.comment.strip())
         if len(comment) > COMMENT_MAX:
             raise ValidationError(f"the suggestion is longer than {COMMENT_MAX} characters")
+        salt = secrets.token_hex(16)  # a digest without a salt would let one guess short texts
+        digest = ledger.comment_digest(salt, comment)
     submitted = coarsen(item.submitted_at)
     local = submitted.astimezone(ZoneInfo(desk.agency.timezone))
     row = {
@@ -202,6 +213,8 @@ def _validate(
         "education": _choice(item.education, EDUCATIONS, "education"),
         "occupation": _choice(item.occupation, OCCUPATIONS, "occupation"),
         "comment": comment,
+        "comment_salt": salt,
+        "comment_digest": digest,
         "idempotency_key": item.idempotency_key or None,
     }
     return row, answers, masked

@@ -14,10 +14,11 @@ from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
 from survey.core import ledger, rollups
-from survey.core.audit import record_event
+from survey.core.audit import Actor, record_event
 from survey.core.db import utcnow
 from survey.core.errors import NotFound, ValidationError
 from survey.core.models import Desk, Questionnaire, Response, ReviewDecision, User
+from survey.core.org import periods
 from survey.core.rollups import Contribution
 
 FLAG_DECISIONS = ("release", "keep")
@@ -80,6 +81,7 @@ def review_flag(session: Session, response_id: int, decision: str, reason: str, 
     response = _load(session, response_id, desk_ids)
     if not response.flags:
         raise ValidationError("this response was not flagged")
+    periods.check_open(session, [response.day])  # a published index must not change
     was_released = _latest(session, response_id, "flag") == "release"
     row = ReviewDecision(response_id=response_id, kind="flag", decision=decision,
                          reason=reason, user_id=user.id, created_at=now or utcnow())
@@ -104,12 +106,42 @@ def moderate_comment(session: Session, response_id: int, decision: str, reason: 
     response = _load(session, response_id, desk_ids)
     if not response.comment:
         raise ValidationError("this response has no comment")
+    if _latest(session, response_id, "comment") == "redact":
+        raise ValidationError("this comment was redacted", code="redacted")
     row = ReviewDecision(response_id=response_id, kind="comment", decision=decision,
                          reason=reason, user_id=user.id, created_at=now or utcnow())
     _append(session, row)
     record_event(session, f"comment_{decision}", user, target=f"response:{response_id}",
                  details={"reason": reason})
     return row
+
+
+def redact_comment(session: Session, response_id: int, reason: str, actor: Actor,
+                   desk_ids: set[int] | None = None, now: datetime | None = None) -> bool:
+    """Take a comment out of every page and export for good, e.g. a personal number the
+    mask missed (an administrator, with a reason). Returns whether the text itself was
+    deleted: for a response recorded since the chain holds only a digest of its comment,
+    the text becomes NULL and verification still holds; an older response's link hashes
+    the text itself, so its text stays in the database (deleting it would break the
+    chain) and is shown nowhere."""
+    reason = _check_reason(reason)
+    ledger.lock_head(session)
+    response = _load(session, response_id, desk_ids)
+    if response.comment is None:
+        raise ValidationError("this response has no comment (or it was already redacted)")
+    if _latest(session, response_id, "comment") == "redact":
+        raise ValidationError("this comment was already redacted", code="redacted")
+    row = ReviewDecision(response_id=response_id, kind="comment", decision="redact",
+                         reason=reason, user_id=actor.id if actor is not None else None,
+                         created_at=now or utcnow())
+    _append(session, row)
+    deleted = response.comment_digest is not None
+    if deleted:
+        response.comment = None  # the one change the database allows on a response
+        session.flush()
+    record_event(session, "comment_redact", actor, target=f"response:{response_id}",
+                 details={"reason": reason, "text_deleted": deleted})
+    return deleted
 
 
 # --- queues ------------------------------------------------------------------------------
@@ -124,7 +156,7 @@ class QueueItem:
     channel: str
     flags: str
     comment: str | None
-    status: str  # pending | release | keep | publish | hide
+    status: str  # pending | release | keep | publish | hide | redact
     reason: str | None
 
 
@@ -161,8 +193,8 @@ def queue(session: Session, kind: str, desk_ids: list[int], start, end, *,
     )
     query = _queue_filter(query, kind, latest, desk_ids, start, end, pending_only)
     return [
-        QueueItem(r.id, desk_code, r.day, r.hour, r.channel, r.flags, r.comment,
-                  decision or "pending", reason)
+        QueueItem(r.id, desk_code, r.day, r.hour, r.channel, r.flags,
+                  None if decision == "redact" else r.comment, decision or "pending", reason)
         for r, desk_code, decision, reason in session.execute(query)
     ]
 

@@ -13,6 +13,7 @@ from survey.core.db import db, write_transaction
 from survey.core.errors import ValidationError
 from survey.web.extensions import csrf
 from survey.web.forms import UploadForm
+from survey.web.messages import message_for
 
 UPLOAD_LIMIT = 20 * 1024 * 1024  # a CSV upload
 SHEET_LIMIT = 1024 * 1024  # a paper sheet: many rows, each with a comment of up to 1,000 chars
@@ -42,7 +43,7 @@ def upload_page(template: str, store: Callable[[bytes, str | None], str], done: 
             with write_transaction(db.session):
                 message = store(upload.read(), upload.filename)
         except ValidationError as exc:
-            errors.append(str(exc))
+            errors.append(message_for(exc))
         else:
             flash(message)
             return redirect(done, code=303)

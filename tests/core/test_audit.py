@@ -239,6 +239,7 @@ def _drop_append_only_triggers() -> None:
         for name in ("response", "answer", "chain_entry", "review_decision"):
             for event in ("update", "delete"):
                 db.session.execute(text(f"DROP TRIGGER IF EXISTS {name}_no_{event}"))
+        db.session.execute(text("DROP TRIGGER IF EXISTS response_redact_only"))
     else:
         for name in ("response", "answer", "chain_entry", "review_decision"):
             db.session.execute(text(f"ALTER TABLE {name} DISABLE TRIGGER USER"))
@@ -325,12 +326,15 @@ def test_tampering_with_a_10000_response_chain_is_found_at_the_right_position(ch
     # 3. ... and its link deleted too: the sequence has a hole
     seq = _position(entries, victim)
     link = _rows("chain_entry", "seq = :s", {"s": seq})
+    receipt = _rows("receipt", "seq = :s", {"s": seq})  # the link's receipt goes with it
+    db.session.execute(text("DELETE FROM receipt WHERE seq = :s"), {"s": seq})
     db.session.execute(text("DELETE FROM chain_entry WHERE seq = :s"), {"s": seq})
     db.session.commit()
     _found(seq, "missing")
     _insert("response", response)
     _insert("answer", answers)
     _insert("chain_entry", link)
+    _insert("receipt", receipt)
     db.session.commit()
     _intact()
 

@@ -61,4 +61,5 @@ def drop_everything(app: Flask) -> None:
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
             if conn.dialect.name == "postgresql":
                 conn.execute(text("DROP FUNCTION IF EXISTS survey_append_only() CASCADE"))
+                conn.execute(text("DROP FUNCTION IF EXISTS survey_response_guard() CASCADE"))
         db.engine.dispose()

@@ -3,6 +3,8 @@ table says on every route (a walk over app.url_map)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 from support.factories import desk, fill, make_user
@@ -44,7 +46,7 @@ def world(org):
         "fmt": "png",
         "slug": desk("L1").slug,
         "token": tickets.issue(db.session, desk("L1"), 1, 24)[0],
-        "receipt": "ABCDE-12345",
+        "token_id": 1,
         "filename": "app.css",
         "agency_id": db.session.scalar(select(Agency.id).where(Agency.code == "KEC-A")),
         "user_id": db.session.scalar(select(User.id).limit(1)),
@@ -60,10 +62,8 @@ def _routes(app, values):
         unknown = set(rule.arguments) - set(values)
         assert not unknown, f"{rule.endpoint}: add sample values for {sorted(unknown)}"
         url = rule.rule
-        for name in rule.arguments:
-            url = url.replace(f"<{name}>", str(values[name]))
-            for converter in ("int", "path", "string"):
-                url = url.replace(f"<{converter}:{name}>", str(values[name]))
+        for name in rule.arguments:  # <name>, <int:name>, <int(max=...):name>, ...
+            url = re.sub(rf"<(?:[a-z]+(?:\([^)]*\))?:)?{name}>", str(values[name]), url)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, url
 

@@ -435,7 +435,8 @@ def test_periods_are_added_closed_and_reopened(app, client, world):
     assert period.closed_at is not None
     assert [e.target for e in events("period_closed")] == ["2024-S1"]
     assert "Reopen" in text(get(client, "/admin/periode"))
-    reopened = submit(client, f"/admin/periode/{period.id}/buka", {}, form_url="/admin/periode")
+    reopened = submit(client, f"/admin/periode/{period.id}/buka",
+                      {"reason": "late paper questionnaires"}, form_url="/admin/periode")
     assert reopened.status_code == 303
     db.session.refresh(period)
     assert period.closed_at is None and len(events("period_reopened")) == 1

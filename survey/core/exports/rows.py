@@ -98,6 +98,7 @@ def export_rows(session: Session, scope: ExportScope) -> Iterator[tuple]:
                 continue
             low, high = rows[0][0], rows[-1][0]
             released = _released(session, low, high) if any(r[6] for r in rows) else set()
+            redacted = _redacted(session, low, high)
             for row in rows:
                 rid, submitted, desk_id, service_id, channel, verified, flags = row[:7]
                 flagged = bool(flags) and rid not in released
@@ -107,7 +108,7 @@ def export_rows(session: Session, scope: ExportScope) -> Iterator[tuple]:
                 yield (rid, _utc_text(submitted), agency_code, desk_code,
                        services.get(service_id, ""), channel,
                        "true" if verified else "false", "true" if flagged else "false",
-                       *row[7:])
+                       *row[7:-1], REDACTED if rid in redacted else row[-1])
     finally:
         cursor.close()
 
@@ -124,6 +125,17 @@ def _utc_text(value) -> str:
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     raise TypeError(f"unexpected timestamp {value!r}")
+
+
+REDACTED = "[dihapus]"  # a redacted comment, as every export shows it
+
+
+def _redacted(session: Session, low: int, high: int) -> set[int]:
+    """Responses in [low, high] whose comment an administrator redacted."""
+    return set(session.scalars(
+        select(ReviewDecision.response_id).where(
+            ReviewDecision.kind == "comment", ReviewDecision.decision == "redact",
+            ReviewDecision.response_id.between(low, high))))
 
 
 def _released(session: Session, low: int, high: int) -> set[int]:

@@ -1,8 +1,14 @@
-"""Reporting periods (e.g. 2024-S1): closing one publishes its results on the public page."""
+"""Reporting periods (e.g. 2024-S1), and the seal of closed ones.
+
+Closing a period publishes its results (survey.core.results.published); from then on no
+channel may add a response dated inside it, nor change whether a flagged one counts:
+`check_open` is the one gate, called by the write path of responses and by the review.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -10,7 +16,7 @@ from sqlalchemy.orm import Session
 from survey.core.audit import Actor, record_event
 from survey.core.errors import ValidationError
 from survey.core.models import ReportingPeriod
-from survey.core.periods import PeriodError, parse_period
+from survey.core.periods import Period, PeriodError, parse_period
 
 
 def create_period(session: Session, key: str, *, actor: Actor) -> ReportingPeriod:
@@ -29,24 +35,42 @@ def create_period(session: Session, key: str, *, actor: Actor) -> ReportingPerio
     return row
 
 
-def close_period(session: Session, period: ReportingPeriod, now: datetime, today: date, *,
-                 actor: Actor) -> None:
-    """Close a period, which publishes its results. Only once it is over (`today` in the
-    site's zone): closing earlier would publish an index of a half-finished period."""
-    if period.closed_at is not None:
-        raise ValidationError(f"period {period.key} is already closed")
-    end = parse_period(period.key).end
-    if end >= today:
-        raise ValidationError(f"period {period.key} runs until {end.isoformat()}; close it "
-                              "after it has ended")
-    period.closed_at = now
-    session.flush()
-    record_event(session, "period_closed", actor, target=period.key)
+def closed_periods(session: Session) -> list[Period]:
+    """The sealed periods: closed, their results published."""
+    out = []
+    for key in session.scalars(select(ReportingPeriod.key).where(
+            ReportingPeriod.closed_at.is_not(None))):
+        try:
+            out.append(parse_period(key))
+        except PeriodError:  # pragma: no cover - keys are parsed when created
+            continue
+    return out
 
 
-def reopen_period(session: Session, period: ReportingPeriod, *, actor: Actor) -> None:
-    if period.closed_at is None:
-        raise ValidationError(f"period {period.key} is not closed")
-    period.closed_at = None
-    session.flush()
-    record_event(session, "period_reopened", actor, target=period.key)
+def first_sealed(session: Session, days: Sequence[date]) -> tuple[int, Period] | None:
+    """The index of the first of these (agency-local) days that lies in a closed period,
+    and that period; None when every day is open."""
+    if not days:
+        return None
+    sealed = closed_periods(session)
+    for index, day in enumerate(days):
+        for period in sealed:
+            if period.contains(day):
+                return index, period
+    return None
+
+
+def sealed_message(period: Period, day: date) -> str:
+    return (f"period {period.key} is closed and its results are published; nothing dated "
+            f"{day.isoformat()} can be added or changed (an administrator can reopen the "
+            "period, with a reason)")
+
+
+def check_open(session: Session, days: Sequence[date]) -> None:
+    """ValidationError (code period_closed) naming the closed period when any of these days
+    lies inside one: its published results must not change."""
+    found = first_sealed(session, days)
+    if found is not None:
+        index, period = found
+        raise ValidationError(sealed_message(period, days[index]), code="period_closed",
+                              period=period.key, day=days[index].isoformat())

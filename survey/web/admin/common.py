@@ -15,6 +15,7 @@ from survey.core.db import db, write_transaction
 from survey.core.errors import NotFound, ValidationError
 from survey.core.models import Agency
 from survey.web.access import require_agency
+from survey.web.messages import message_for
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -36,7 +37,9 @@ def form_page(form: FlaskForm, template: str, save: Callable[[], str], done: str
         try:
             with write_transaction(db.session):
                 message = save()
-        except (ValidationError, NotFound) as exc:
+        except ValidationError as exc:
+            errors.append(message_for(exc))
+        except NotFound as exc:
             errors.append(str(exc))
         else:
             return saved(message, done)

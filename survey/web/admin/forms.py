@@ -138,6 +138,12 @@ class PeriodForm(FlaskForm):
                                                 Length(max=30, message=TOO_LONG), _period_key])
 
 
+class ReopenForm(FlaskForm):
+    reason = StringField(_l("Reason for reopening (shown in the audit log)"), validators=[
+        DataRequired(_l("Give the reason for reopening the period.")),
+        Length(max=500, message=TOO_LONG)])
+
+
 class SlugForm(FlaskForm):
     confirm = BooleanField(
         _l("I understand that printed QR codes and posters of this desk stop working."),

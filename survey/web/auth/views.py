@@ -23,6 +23,7 @@ from survey.web.access import AUTHENTICATED, PUBLIC
 from survey.web.auth.forms import ChangePasswordForm, LoginForm
 from survey.web.extensions import limiter
 from survey.web.i18n import safe_next
+from survey.web.messages import message_for
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -74,10 +75,7 @@ def password():
                 users.change_own_password(db.session, current_user, form.current.data,
                                           form.new.data)
         except ValidationError as exc:
-            errors.append({
-                "wrong_password": _("The current password is wrong."),
-                "same_password": _("The new password must differ from the current one."),
-            }.get(exc.code or "", str(exc)))
+            errors.append(message_for(exc))
         else:
             login_user(current_user)  # this session continues, under the new version
             session.permanent = True

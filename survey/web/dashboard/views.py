@@ -14,8 +14,9 @@ from survey.core.errors import NotFound, ValidationError
 from survey.core.models import Agency, FollowUp
 from survey.core.periods import Period, PeriodError, local_today, parse_period
 from survey.core.results import dashboard, followups, queries
-from survey.web.access import MANAGERS, READERS, filter_visible, require_agency
+from survey.web.access import ADMIN, MANAGERS, READERS, filter_visible, require_agency
 from survey.web.i18n import current_locale, number
+from survey.web.messages import message_for
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -27,6 +28,7 @@ POLICY = {
     "dashboard.queue": READERS,
     "dashboard.review_flag": MANAGERS,
     "dashboard.moderate_comment": MANAGERS,
+    "dashboard.redact_comment": ADMIN,
     "dashboard.follow_ups": READERS,
     "dashboard.follow_up_save": MANAGERS,
 }
@@ -114,7 +116,8 @@ def queue(code: str, kind: str):
     items = review.queue(db.session, kind, _desk_ids(agency), period.start, period.end,
                          pending_only=request.args.get("all") != "1")
     return render_template("dashboard/queue.html", agency=agency, kind=kind, items=items,
-                           period=period, can_manage=current_user.role in MANAGERS)
+                           period=period, can_manage=current_user.role in MANAGERS,
+                           can_redact=current_user.role in ADMIN)
 
 
 def _decide(code: str, response_id: int, action):
@@ -127,7 +130,7 @@ def _decide(code: str, response_id: int, action):
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash(_("Not saved: %(reason)s", reason=str(exc)))
+        flash(_("Not saved: %(reason)s", reason=message_for(exc)))
     else:
         flash(_("Decision saved."))
     return redirect(request.referrer or url_for("dashboard.agency", code=code), code=303)
@@ -141,6 +144,28 @@ def review_flag(code: str, response_id: int):
 @bp.post("/<code>/komentar/<int(max=9223372036854775807):response_id>")
 def moderate_comment(code: str, response_id: int):
     return _decide(code, response_id, review.moderate_comment)
+
+
+@bp.post("/<code>/komentar/<int(max=9223372036854775807):response_id>/hapus")
+def redact_comment(code: str, response_id: int):
+    """An administrator removes a comment for good (e.g. a personal number the mask
+    missed); the reason is recorded and the hash chain still verifies."""
+    agency = require_agency(db.session, current_user, code)
+    try:
+        with write_transaction(db.session):
+            deleted = review.redact_comment(db.session, response_id,
+                                            request.form.get("reason", ""), current_user,
+                                            desk_ids=set(_desk_ids(agency)))
+    except NotFound:
+        abort(404)
+    except ValidationError as exc:
+        flash(_("Not saved: %(reason)s", reason=message_for(exc)))
+    else:
+        flash(_("The comment was removed.") if deleted else _(
+            "The comment was removed from every page and export. It was recorded before "
+            "comments could be deleted, so its text stays in the database, where the "
+            "tamper-evidence covers it."))
+    return redirect(request.referrer or url_for("dashboard.agency", code=code), code=303)
 
 
 @bp.get("/<code>/rtl")

@@ -24,6 +24,7 @@ from survey.core.profile import PROFILE
 from survey.web.access import MANAGERS, TICKETS, visible_agency_ids, visible_desk
 from survey.web.extensions import csrf
 from survey.web.i18n import current_locale
+from survey.web.messages import message_for
 from survey.web.paper import sheet
 from survey.web.uploads import SHEET_LIMIT, large_post, upload_page
 
@@ -77,7 +78,7 @@ def sheet_page(desk_id: int):
     try:
         outcome = store_sheet(db.session, desk, entries, sheet_key, actor=current_user)
     except ValidationError as exc:
-        return _render(desk, rows, offered, sheet_key, count, [str(exc)]), 422
+        return _render(desk, rows, offered, sheet_key, count, [message_for(exc)]), 422
     last_day = max(e.day for e in entries) if entries else today
     return render_template("paper/saved.html", desk=desk, outcome=outcome, count=count,
                            next_day=last_day.isoformat())

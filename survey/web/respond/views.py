@@ -21,11 +21,13 @@ from flask_babel import gettext as _
 from survey.core import citizen, questionnaires, receipts, tickets
 from survey.core.citizen import SurveyInput
 from survey.core.db import db, utcnow
+from survey.core.errors import ValidationError
 from survey.core.models import Desk
 from survey.core.profile import PROFILE
 from survey.web.access import PUBLIC
 from survey.web.extensions import limiter
 from survey.web.i18n import current_locale
+from survey.web.messages import message_for
 from survey.web.respond import signals
 from survey.web.respond.forms import NOT_STATED, Forged, ReceiptCheckForm, parse
 
@@ -185,6 +187,8 @@ def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = No
     except citizen.IdempotencyConflict:
         abort(409, description=_("This form was already sent for another desk. Please "
                                  "open the survey again."))
+    except ValidationError as exc:  # e.g. the period is closed (a clock set far back)
+        abort(409, description=message_for(exc))
     session["done"] = {
         "receipt": outcome.receipt,
         "low": outcome.low,
