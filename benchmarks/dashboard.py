@@ -82,9 +82,10 @@ from survey.core.models import (
     ReviewDecision,
     User,
 )
-from survey.core.org.periods import close_period, create_period
+from survey.core.org.periods import create_period
 from survey.core.org.users import create_api_token, create_user
 from survey.core.periods import parse_period
+from survey.core.results.published import close_period
 
 FIRST = date(2024, 1, 1)
 LAST = date(2025, 12, 31)
