@@ -113,3 +113,12 @@ def test_coverage() -> None:
         assert rows[0].split()[:4] == ["rho", "n", "index", "true"]
         assert len(rows) == 4  # header, rule, the two smoke cells
     assert_checks_ok(out)
+
+
+@pytest.mark.slow
+def test_imports() -> None:
+    out = smoke("imports")
+    labels = "\n".join(table_after(out, "# CSV import of 600 paper responses"))
+    assert "chain lock held" in labels
+    assert "their slowest POST (ms)" in labels
+    assert_checks_ok(out)

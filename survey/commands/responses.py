@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from survey.commands.options import user_errors
@@ -23,8 +24,11 @@ def import_command(path: str) -> None:
     stored when any line is wrong; the message names the line and column."""
     with open(path, "rb") as fh:
         data = fh.read()
+    checked = imports.check_file(db.session, data, allowed=None,
+                                 max_rows=current_app.config["SURVEY_IMPORT_MAX_ROWS"])
+    db.session.rollback()  # the check only read; the write transaction is short
     with write_transaction(db.session):
-        summary = imports.import_csv(db.session, data, allowed=None, actor=None,
+        summary = imports.store_file(db.session, checked, actor=None,
                                      filename=os.path.basename(path))
     channels = ", ".join(f"{k}: {v}" for k, v in sorted(summary.by_channel.items()))
     click.echo(f"Imported {summary.count} responses ({channels}) for "

@@ -20,6 +20,12 @@ def canonical(payload: dict[str, Any]) -> bytes:
 
 
 def link_hash(seq: int, prev_hash: str, kind: str, payload: dict[str, Any]) -> str:
+    return body_hash(seq, prev_hash, kind, canonical(payload))
+
+
+def body_hash(seq: int, prev_hash: str, kind: str, body: bytes) -> str:
+    """`link_hash` of a payload already serialised with `canonical` (writers serialise
+    before they take the chain lock, so that the lock is held for the hashing only)."""
     digest = hashlib.sha256(f"{seq}\n{prev_hash}\n{kind}\n".encode())
-    digest.update(canonical(payload))
+    digest.update(body)
     return digest.hexdigest()

@@ -46,6 +46,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SURVEY_COOLDOWN_MINUTES": 30,
         "SURVEY_MIN_FILL_SECONDS": 8,
         "SURVEY_BURST_LIMIT": 20,  # responses per desk ...
+        "SURVEY_IMPORT_MAX_ROWS": 100_000,  # per CSV file: ~7 s to check and store
         "SURVEY_BURST_WINDOW_MINUTES": 5,  # ... within this window before flagging
         "SUBMIT_RATE_LIMIT": "120 per minute",  # per client address; an office shares one
         "TICKET_TTL_HOURS": 24,
@@ -73,6 +74,7 @@ ENVIRONMENT: dict[str, Any] = {
     "SURVEY_COOLDOWN_MINUTES": int,
     "SURVEY_MIN_FILL_SECONDS": int,
     "SURVEY_BURST_LIMIT": int,
+    "SURVEY_IMPORT_MAX_ROWS": int,
     "SURVEY_BURST_WINDOW_MINUTES": int,
     "SUBMIT_RATE_LIMIT": str,
     "TICKET_TTL_HOURS": int,

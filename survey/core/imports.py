@@ -15,8 +15,9 @@ is never verified (only a one-time ticket proves a visit) and is not flagged.
 - profile: the values of the standard form (survey.core.profile: sex, age, education,
   occupation); empty means not stated.
 
-All or nothing: the whole file is checked first, and stored in the caller's single
-transaction; the first error names its line and column. A file is imported once: every
+All or nothing: the whole file is checked first (`check_file`, reads only, outside the
+write transaction), then stored in one short write transaction (`store_file`); the first
+error names its line and column. At most 100,000 rows per file. A file is imported once: every
 row's idempotency key contains the file's SHA-256, so the same file a second time is
 refused instead of doubling the responses.
 """
@@ -40,12 +41,12 @@ from survey.core.errors import ValidationError
 from survey.core.models import COMMENT_MAX, Agency, Desk, Questionnaire, Response
 from survey.core.paper import noon
 from survey.core.profile import PROFILE
-from survey.core.responses import NewResponse, record_responses
+from survey.core.responses import NewResponse, Prepared, prepare_responses, store_responses
 
 ELEMENT_CODES = tuple(f"U{i}" for i in range(1, 15))
 REQUIRED = ("agency", "desk", *ELEMENT_CODES[:9])
 SCORES = {"": None, "1": 1, "2": 2, "3": 3, "4": 4}
-BATCH = 1000
+MAX_ROWS = 100_000  # per file by default (SURVEY_IMPORT_MAX_ROWS): about 7 s
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -102,10 +103,15 @@ def _moment(raw: str, timezone: str, now: datetime) -> datetime:
     return moment
 
 
-def _row(table, cells: list[str], known: dict[str, _AgencyInfo], unknown_agency: str,
-         now: datetime, key: str) -> NewResponse:
-    def cell(column: str) -> str:
-        return table.cell(cells, column).strip()
+COLUMNS = (*REQUIRED, *ELEMENT_CODES[9:], "service", "submitted_at", "channel", *PROFILE)
+
+
+def _row(table, layout: list[tuple[str, int | None]], cells: list[str],
+         known: dict[str, _AgencyInfo], unknown_agency: str, now: datetime, key: str
+         ) -> NewResponse:
+    # The row's cells by column name (index None: not in the file), stripped, at once.
+    values = {name: cells[i].strip() if i is not None else "" for name, i in layout}
+    cell = values.__getitem__
 
     agency_code = cell("agency")
     info = known.get(agency_code)
@@ -154,7 +160,8 @@ def _row(table, cells: list[str], known: dict[str, _AgencyInfo], unknown_agency:
 
 
 def parse_csv(session: Session, data: bytes, allowed: set[int] | None,
-              now: datetime | None = None) -> tuple[list[int], list[NewResponse]]:
+              now: datetime | None = None, max_rows: int = MAX_ROWS
+              ) -> tuple[list[int], list[NewResponse]]:
     """Check a whole file; returns the line of each response and the responses. Raises
     ValidationError naming the first bad line (and column)."""
     now = now or utcnow()
@@ -163,12 +170,19 @@ def parse_csv(session: Session, data: bytes, allowed: set[int] | None,
     unknown = "unknown agency {!r}" + ("" if allowed is None else
                                        " (or not one of your agencies)")
     digest = hashlib.sha256(data).hexdigest()[:40]
+    layout = [(name, table.columns.get(name.lower())) for name in COLUMNS]
     lines: list[int] = []
     items: list[NewResponse] = []
     for line, cells in table.records:
+        if len(items) == max_rows:
+            raise ValidationError(
+                f"the file has more than {max_rows:,} responses; split it into files of at "
+                f"most {max_rows:,} rows and import them one after the other",
+                code="too_many_rows", limit=max_rows)
         check_width(table, line, cells)
         try:
-            items.append(_row(table, cells, known, unknown, now, f"csv-{digest}-{line}"))
+            items.append(_row(table, layout, cells, known, unknown, now,
+                              f"csv-{digest}-{line}"))
         except _RowError as exc:
             where = f"line {line}" + (f", column {exc.column}" if exc.column else "")
             raise ValidationError(f"{where}: {exc}") from None
@@ -178,31 +192,64 @@ def parse_csv(session: Session, data: bytes, allowed: set[int] | None,
     return lines, items
 
 
-def import_csv(session: Session, data: bytes, *, allowed: set[int] | None,
-               actor: Actor, filename: str | None = None,
-               now: datetime | None = None) -> ImportSummary:
-    """Check and store a file in the caller's transaction (batches through
-    `record_responses`, which extends the chain and the rollups), with one audit event."""
-    lines, items = parse_csv(session, data, allowed, now)
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file checked to the last line and prepared for storing (`check_file`)."""
+
+    lines: list[int]
+    items: list[NewResponse]
+    prepared: Prepared
+    sha256: str
+
+
+def check_file(session: Session, data: bytes, *, allowed: set[int] | None,
+               now: datetime | None = None, max_rows: int = MAX_ROWS) -> CheckedFile:
+    """Everything an import can do before it writes: parse, validate and anonymise every
+    row, compute the rollup deltas. Reads only, so the caller runs it outside the write
+    transaction and citizens' submissions are not held up meanwhile."""
+    lines, items = parse_csv(session, data, allowed, now, max_rows)
+    try:
+        prepared = prepare_responses(session, items)
+    except ValidationError as exc:
+        raise _on_line(exc, lines) from None
+    return CheckedFile(lines, items, prepared, hashlib.sha256(data).hexdigest())
+
+
+def store_file(session: Session, checked: CheckedFile, *, actor: Actor,
+               filename: str | None = None) -> ImportSummary:
+    """Store a checked file in the caller's write transaction, all or nothing, with one
+    audit event (the chain lock is held for the hashing and rollups only: 30,000 rows in
+    well under a second)."""
+    items = checked.items
     first_key = items[0].idempotency_key
     if session.scalar(select(Response.id).where(Response.idempotency_key == first_key)):
-        raise ValidationError("this file was already imported; nothing was stored again")
-    for start in range(0, len(items), BATCH):
-        batch = items[start:start + BATCH]
-        try:
-            record_responses(session, batch)
-        except ValidationError as exc:
-            match = re.match(r"response (\d+): (.*)", str(exc), re.S)
-            index, reason = ((int(match.group(1)) - 1, match.group(2)) if match
-                             else (0, str(exc)))
-            raise ValidationError(f"line {lines[start + index]}: {reason}", code=exc.code,
-                                  **{**exc.params, "line": lines[start + index]}) from None
+        raise ValidationError("this file was already imported; nothing was stored again",
+                              code="already_imported")
+    try:
+        store_responses(session, checked.prepared)
+    except ValidationError as exc:  # e.g. a row dated in a period closed meanwhile
+        raise _on_line(exc, checked.lines) from None
     agencies = sorted(session.scalars(
         select(Agency.code).join(Desk).where(Desk.id.in_({i.desk_id for i in items}))
         .distinct()))
     by_channel = dict(Counter(i.channel for i in items))
-    digest = hashlib.sha256(data).hexdigest()
     record_event(session, "responses_imported", actor, target=",".join(agencies)[:200],
                  details={"responses": len(items), "channels": by_channel,
-                          "file": (filename or "")[:200], "sha256": digest})
-    return ImportSummary(len(items), by_channel, agencies, digest)
+                          "file": (filename or "")[:200], "sha256": checked.sha256})
+    return ImportSummary(len(items), by_channel, agencies, checked.sha256)
+
+
+def import_csv(session: Session, data: bytes, *, allowed: set[int] | None,
+               actor: Actor, filename: str | None = None,
+               now: datetime | None = None) -> ImportSummary:
+    """`check_file` then `store_file`, in the caller's transaction."""
+    checked = check_file(session, data, allowed=allowed, now=now)
+    return store_file(session, checked, actor=actor, filename=filename)
+
+
+def _on_line(exc: ValidationError, lines: list[int]) -> ValidationError:
+    """A record_responses error ("response N: ...") restated with the file's line."""
+    match = re.match(r"response (\d+): (.*)", str(exc), re.S)
+    index, reason = (int(match.group(1)) - 1, match.group(2)) if match else (0, str(exc))
+    return ValidationError(f"line {lines[index]}: {reason}", code=exc.code,
+                           **{**exc.params, "line": lines[index]})

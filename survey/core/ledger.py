@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, event, func, insert, select
+from sqlalchemy import String, cast, event, func, select
 from sqlalchemy.orm import Session
 
-from survey.core.chain import GENESIS, link_hash
+from survey.core import bulk
+from survey.core.chain import GENESIS, body_hash, canonical, link_hash
 from survey.core.models import (
     Answer,
     AuditEvent,
@@ -109,18 +110,18 @@ def ensure_head(session: Session) -> None:
 def append(session: Session, links: Iterable[tuple[str, int, dict[str, Any]]]
            ) -> list[tuple[int, str]]:
     """Append (kind, ref_id, payload) links in order; returns their (seq, hash)."""
-    links = list(links)
-    if not links:
+    bodies = [(kind, ref_id, canonical(payload)) for kind, ref_id, payload in links]
+    if not bodies:
         return []
-    head = lock_head(session)
+    head = lock_head(session)  # from here on other writers wait: only hashing and a COPY
     seq, prev = head.seq, head.hash
     rows, hashes = [], []
-    for kind, ref_id, payload in links:
+    for kind, ref_id, body in bodies:
         seq += 1
-        prev = link_hash(seq, prev, kind, payload)
-        rows.append({"seq": seq, "kind": kind, "ref_id": ref_id, "hash": prev})
+        prev = body_hash(seq, prev, kind, body)
+        rows.append((seq, kind, ref_id, prev))
         hashes.append((seq, prev))
-    session.execute(insert(ChainEntry), rows)
+    bulk.insert_rows(session, ChainEntry.__table__, ("seq", "kind", "ref_id", "hash"), rows)
     head.seq, head.hash = seq, prev
     session.flush()
     return hashes

@@ -14,7 +14,6 @@ of the chain hash) are not in the table: the check page does not find them, by d
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -22,14 +21,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
+from survey.core import bulk
 from survey.core.models import AuditEvent, Receipt
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})  # what people type for 0 and 1
 _TYPED = re.compile(r"[\s\-.]")
+
+
+LOOKUP = 500  # codes per query on SQLite (at most 32,766 parameters a statement)
 
 
 def new_key() -> str:
@@ -39,8 +42,8 @@ def new_key() -> str:
 def derive(key: str, chain_hash: str, attempt: int = 0) -> str:
     """The code of a chain link (`attempt` > 0 only after a collision)."""
     message = chain_hash.encode() + (b"#%d" % attempt if attempt else b"")
-    value = int.from_bytes(hmac.new(bytes.fromhex(key), message, hashlib.sha256)
-                           .digest()[:7], "big") >> 6  # 50 bits
+    value = int.from_bytes(hmac.digest(bytes.fromhex(key), message, "sha256")[:7],
+                           "big") >> 6  # 50 bits
     chars = "".join(ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(10)))
     return f"{chars[:5]}-{chars[5:]}"
 
@@ -60,16 +63,27 @@ def issue(session: Session, key: str, links: Sequence[tuple[int, str]]) -> list[
     codes = [derive(key, chain_hash) for _seq, chain_hash in links]
     attempt = 0
     while True:
-        taken = set(session.scalars(select(Receipt.code).where(Receipt.code.in_(codes))))
-        taken |= {c for i, c in enumerate(codes) if c in codes[:i]}
+        taken = _taken(session, codes)
+        seen: set[str] = set()
+        taken |= {c for c in codes if c in seen or seen.add(c)}
         if not taken:
             break
         attempt += 1
         codes = [derive(key, chain_hash, attempt) if code in taken else code
                  for code, (_seq, chain_hash) in zip(codes, links, strict=True)]
-    session.execute(insert(Receipt), [{"code": code, "seq": seq}
-                                      for code, (seq, _hash) in zip(codes, links, strict=True)])
+    bulk.insert_rows(session, Receipt.__table__, ("code", "seq"), [
+        (code, seq) for code, (seq, _hash) in zip(codes, links, strict=True)])
     return codes
+
+
+def _taken(session: Session, codes: list[str]) -> set[str]:
+    """Which of these codes are stored already."""
+    if session.get_bind().dialect.name == "postgresql":  # one array parameter, any length
+        return set(session.scalars(select(Receipt.code).where(
+            Receipt.code == any_(bindparam("codes", codes, type_=ARRAY(String))))))
+    return {code for start in range(0, len(codes), LOOKUP)
+            for code in session.scalars(select(Receipt.code).where(
+                Receipt.code.in_(codes[start:start + LOOKUP])))}
 
 
 def code_at(session: Session, seq: int) -> str | None:

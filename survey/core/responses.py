@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from survey.core import ledger, questionnaires, receipts, rollups
+from survey.core import bulk, ledger, questionnaires, receipts, rollups
 from survey.core.errors import ValidationError
 from survey.core.models import (
     AGE_BANDS,
@@ -69,6 +69,20 @@ def coarsen(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """Responses validated, anonymised and ready to store (`prepare_responses`): reads
+    only, so a large import does this before it opens its write transaction."""
+
+    rows: list[dict]
+    answers: list[dict[int, int]]
+    masked: list[int]
+    rollup_deltas: rollups.Deltas
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Recorded]:
     """Validate and store responses in the caller's transaction, extending the chain and
     the rollups.
@@ -76,8 +90,14 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
     All-or-nothing: the first invalid item raises ValidationError (its message names the
     item number) before anything is written.
     """
+    return store_responses(session, prepare_responses(session, items))
+
+
+def prepare_responses(session: Session, items: Sequence[NewResponse]) -> Prepared:
+    """Check every item (the first invalid one raises ValidationError naming its number)
+    and compute what storing them writes, except what depends on the chain."""
     if not items:
-        return []
+        return Prepared([], [], [], rollups.Deltas({}, {}))
     desks = _load_desks(session, {item.desk_id for item in items})
     elements = {d.questionnaire_id: questionnaires.elements(session, d.questionnaire_id)
                 for d in desks.values()}
@@ -94,44 +114,49 @@ def record_responses(session: Session, items: Sequence[NewResponse]) -> list[Rec
         rows.append(row)
         answer_maps.append(answers)
         masked_counts.append(masked)
-
-    sealed = periods.first_sealed(session, [row["day"] for row in rows])
-    if sealed is not None:  # a closed period's published results must not change
-        index, period = sealed
-        prefix = f"response {index + 1}: " if len(items) > 1 else ""
-        raise ValidationError(prefix + periods.sealed_message(period, rows[index]["day"]),
-                              code="period_closed", period=period.key,
-                              day=rows[index]["day"].isoformat(), item=index + 1)
-    ids = session.scalars(
-        insert(Response).returning(Response.id, sort_by_parameter_order=True), rows
-    ).all()
-    answer_rows = [
-        {"response_id": rid, "element_id": eid, "questionnaire_id": row["questionnaire_id"],
-         "score": score}
-        for rid, row, answers in zip(ids, rows, answer_maps, strict=True)
-        for eid, score in answers.items()
-    ]
-    if answer_rows:
-        session.execute(insert(Answer), answer_rows)
-    links = ledger.append(
-        session,
-        (
-            ("response", rid, ledger.response_payload({**row, "id": rid}, answers))
-            for rid, row, answers in zip(ids, rows, answer_maps, strict=True)
-        ),
-    )
-    rollups.add_responses(session, [
+    deltas = rollups.deltas_for(
         Contribution(row["desk_id"], row["questionnaire_id"], row["day"], row["service_id"],
                      row["verified"], bool(row["flags"]),
                      _scores(elements[row["questionnaire_id"]], answers), row["hour"],
                      row["channel"],
                      (row["sex"], row["age"], row["education"], row["occupation"]))
-        for row, answers in zip(rows, answer_maps, strict=True)
+        for row, answers in zip(rows, answer_maps, strict=True))
+    return Prepared(rows, answer_maps, masked_counts, deltas)
+
+
+def store_responses(session: Session, prepared: Prepared) -> list[Recorded]:
+    """Store prepared responses in the caller's (write) transaction. Refuses, storing
+    nothing, when one is dated in a closed period. The chain lock is taken as late as
+    possible: after the rows are in, for the hashing, receipts and rollups only."""
+    rows, answer_maps = prepared.rows, prepared.answers
+    if not rows:
+        return []
+    sealed = periods.first_sealed(session, [row["day"] for row in rows])
+    if sealed is not None:  # a closed period's published results must not change
+        index, period = sealed
+        prefix = f"response {index + 1}: " if len(rows) > 1 else ""
+        raise ValidationError(prefix + periods.sealed_message(period, rows[index]["day"]),
+                              code="period_closed", period=period.key,
+                              day=rows[index]["day"].isoformat(), item=index + 1)
+    ids = bulk.reserve_ids(session, Response.__table__, len(rows))
+    columns = tuple(rows[0])
+    bulk.insert_rows(session, Response.__table__, ("id", *columns), [
+        (rid, *row.values()) for rid, row in zip(ids, rows, strict=True)])
+    bulk.insert_rows(session, Answer.__table__,
+                     ("response_id", "element_id", "questionnaire_id", "score"), [
+        (rid, eid, row["questionnaire_id"], score)
+        for rid, row, answers in zip(ids, rows, answer_maps, strict=True)
+        for eid, score in answers.items()
+    ])
+    links = ledger.append(session, [
+        ("response", rid, ledger.response_payload({**row, "id": rid}, answers))
+        for rid, row, answers in zip(ids, rows, answer_maps, strict=True)
     ])
     codes = receipts.issue(session, ledger.lock_head(session).receipt_key, links)
+    rollups.add_responses(session, prepared.rollup_deltas)
     return [
         Recorded(rid, code, masked, tuple(filter(None, row["flags"].split(","))))
-        for rid, code, masked, row in zip(ids, codes, masked_counts, rows, strict=True)
+        for rid, code, masked, row in zip(ids, codes, prepared.masked, rows, strict=True)
     ]
 
 

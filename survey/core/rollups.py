@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from survey.core import ledger
+from survey.core import bulk, ledger
 from survey.core.errors import ValidationError
 from survey.core.models import CountRollup, StatsRollup
 from survey.core.periods import add_months, month_end
@@ -87,16 +87,34 @@ def decode_many(blobs: Sequence[bytes], length: int) -> np.ndarray:
 Key = tuple[int, str, str, date, int, int]  # desk, scope, grain, start, questionnaire, service
 
 
-def add_responses(session: Session, items: Sequence[Contribution]) -> int:
-    """New responses: their statistics and their counts."""
-    return apply(session, items) + apply_counts(session, items)
+@dataclass(frozen=True)
+class Deltas:
+    """What a set of responses adds to the rollups, computed before the chain lock is
+    taken (for a large import this is most of the work)."""
+
+    stats: dict[Key, np.ndarray]
+    counts: dict[CountKey, list[int]]
+
+
+def deltas_for(items: Iterable[Contribution], *, counts: bool = True) -> Deltas:
+    items = list(items)
+    return Deltas(_stats_deltas(items), _count_totals(items) if counts else {})
+
+
+def add_responses(session: Session, items: Sequence[Contribution] | Deltas) -> int:
+    """New responses (or their precomputed `Deltas`): their statistics and counts."""
+    deltas = items if isinstance(items, Deltas) else deltas_for(items)
+    return _write_stats(session, deltas.stats, 1) + _write_counts(session, deltas.counts)
 
 
 def apply(session: Session, items: Iterable[Contribution], sign: int = 1) -> int:
     """Add (sign=+1) or remove (sign=-1) responses from the statistics rollups; returns
     rows touched. A review that releases a flagged response removes it from the flagged
     scope and adds it to the clean ones."""
-    ledger.lock_head(session)
+    return _write_stats(session, _stats_deltas(list(items)), sign)
+
+
+def _stats_deltas(items: Sequence[Contribution]) -> dict[Key, np.ndarray]:
     by_key: dict[Key, list[tuple[int, ...]]] = defaultdict(list)
     for item in items:
         month = item.day.replace(day=1)
@@ -104,9 +122,13 @@ def apply(session: Session, items: Iterable[Contribution], sign: int = 1) -> int
             for grain, start in (("D", item.day), ("M", month)):
                 key = (item.desk_id, scope, grain, start, item.questionnaire_id, service_id)
                 by_key[key].append(item.scores)
-    if not by_key:
+    return _deltas(by_key) if by_key else {}
+
+
+def _write_stats(session: Session, deltas: dict[Key, np.ndarray], sign: int) -> int:
+    ledger.lock_head(session)
+    if not deltas:
         return 0
-    deltas = _deltas(by_key)
     existing = _existing(session, list(deltas))
     updates, inserts = [], []
     for key, delta in deltas.items():
@@ -122,7 +144,8 @@ def apply(session: Session, items: Iterable[Contribution], sign: int = 1) -> int
     if updates:
         session.execute(update(StatsRollup), updates)
     if inserts:
-        session.execute(insert(StatsRollup), inserts)
+        bulk.insert_rows(session, StatsRollup.__table__, tuple(inserts[0]),
+                         [tuple(row.values()) for row in inserts])
     return len(updates) + len(inserts)
 
 
@@ -175,7 +198,10 @@ def arrival_value(day: date, hour: int) -> str:
 
 def apply_counts(session: Session, items: Iterable[Contribution]) -> int:
     """Add responses to the arrival, profile and channel counts."""
-    ledger.lock_head(session)
+    return _write_counts(session, _count_totals(list(items)))
+
+
+def _count_totals(items: Sequence[Contribution]) -> dict[CountKey, list[int]]:
     totals: dict[CountKey, list[int]] = defaultdict(lambda: [0, 0, 0])
     for item in items:
         answered = [s for s in item.scores if s]
@@ -189,6 +215,11 @@ def apply_counts(session: Session, items: Iterable[Contribution]) -> int:
                 if dimension == "arrival":
                     cell[1] += len(answered)
                     cell[2] += sum(answered)
+    return dict(totals)
+
+
+def _write_counts(session: Session, totals: dict[CountKey, list[int]]) -> int:
+    ledger.lock_head(session)
     if not totals:
         return 0
     desk_ids = sorted({k[0] for k in totals})
@@ -213,7 +244,8 @@ def apply_counts(session: Session, items: Iterable[Contribution]) -> int:
     if updates:
         session.execute(update(CountRollup), updates)
     if inserts:
-        session.execute(insert(CountRollup), inserts)
+        bulk.insert_rows(session, CountRollup.__table__, tuple(inserts[0]),
+                         [tuple(row.values()) for row in inserts])
     session.flush()
     return len(totals)
 

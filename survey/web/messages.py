@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from survey.core.errors import ValidationError
@@ -19,6 +20,11 @@ MESSAGES: dict[str, Callable[..., str]] = {
     "period_not_over": lambda period, end, **_rest: _(
         "Period %(period)s runs until %(end)s; close it after it has ended.", period=period,
         end=end),
+    "too_many_rows": lambda limit, **_rest: _(
+        "The file has more than %(limit)s responses. Split it into files of at most "
+        "%(limit)s rows and import them one after the other.", limit=format_decimal(limit)),
+    "already_imported": lambda **_rest: _(
+        "This file was already imported; nothing was stored again."),
     "wrong_password": lambda **_rest: _("The current password is wrong."),
     "same_password": lambda **_rest: _("The new password must differ from the current one."),
 }

@@ -28,20 +28,28 @@ def large_post(limit: int) -> None:
         csrf.protect()
 
 
-def upload_page(template: str, store: Callable[[bytes, str | None], str], done: str,
-                **context: Any):
+def upload_page(template: str, store: Callable[..., str], done: str,
+                check: Callable[[bytes], Any] | None = None, **context: Any):
     """A CSV import page (its view marked `@csrf.exempt`): GET shows the upload form; a
     posted file goes to `store` in one write transaction, all or nothing; its message is
     shown after a redirect to `done`, or its ValidationError (naming the line) on the
-    form with status 422."""
+    form with status 422.
+
+    With `check`, the file is checked first, outside the write transaction (other users
+    keep writing meanwhile), and `store` gets what `check` returned instead of the bytes.
+    """
     large_post(UPLOAD_LIMIT)
     form = UploadForm()
     errors: list[str] = []
     if form.validate_on_submit():
         upload = form.file.data
         try:
+            payload = upload.read()
+            if check is not None:
+                payload = check(payload)
+                db.session.rollback()  # end the read transaction before the write one
             with write_transaction(db.session):
-                message = store(upload.read(), upload.filename)
+                message = store(payload, upload.filename)
         except ValidationError as exc:
             errors.append(message_for(exc))
         else:

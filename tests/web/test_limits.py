@@ -116,13 +116,17 @@ def test_without_the_limit_store_the_site_keeps_serving(app, org, tmp_path, runn
     client = broken.test_client()
     url = f"/s/{desk().slug}"
     with broken.app_context():
-        page = get(client, url).get_data(as_text=True)
-        sent = client.post(url, data=answers(page))
-        assert sent.status_code == 303
-        assert login(client, "aud@bpk.go.id").status_code == 302
-        api = broken.test_client().get("/api/v1/agencies",
-                                        headers={"Authorization": f"Bearer {token}"})
-        assert api.status_code == 200
+        try:
+            page = get(client, url).get_data(as_text=True)
+            sent = client.post(url, data=answers(page))
+            assert sent.status_code == 303
+            assert login(client, "aud@bpk.go.id").status_code == 302
+            api = broken.test_client().get("/api/v1/agencies",
+                                            headers={"Authorization": f"Bearer {token}"})
+            assert api.status_code == 200
+        finally:
+            db.session.remove()
+            db.engine.dispose()  # the second app's connections to the test database
     assert stored() == 1
 
 

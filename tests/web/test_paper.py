@@ -300,7 +300,7 @@ def test_a_good_response_file_is_imported_and_extends_the_chain(app, client, wor
     assert "4 jawaban diimpor (kertas: 2, lainnya: 2)." in text(get(client, "/kertas/impor"))
 
     again = upload(client, ("\ufeff" + GOOD_FILE).encode())
-    assert again.status_code == 422 and "this file was already imported" in text(again)
+    assert again.status_code == 422 and "Berkas ini sudah pernah diimpor" in text(again)
     assert count(Response) == 4
 
 
@@ -425,3 +425,66 @@ def test_the_responses_import_command(app, runner, world, tmp_path):
     again = runner.invoke(args=["responses", "import", str(good)])
     assert again.exit_code == 1 and "already imported" in again.output
     assert count(Response) == 2 and ledger.verify(db.session).broken is None
+
+
+# --- large files -------------------------------------------------------------------------------
+
+
+def test_a_file_over_the_row_limit_is_refused_with_the_limit_named(app, client, world,
+                                                                  runner, tmp_path):
+    app.config["SURVEY_IMPORT_MAX_ROWS"] = 3
+    login(client, "manager@a.go.id")
+    over = (HEADER + GOOD_LINE * 4).encode()
+    response = upload(client, over)
+    assert response.status_code == 422
+    assert ("Berkas berisi lebih dari 3 respons. Pecah menjadi beberapa berkas berisi paling "
+            "banyak 3 baris" in text(response))
+    assert count(Response) == 0
+    path = tmp_path / "over.csv"
+    path.write_bytes(over)
+    result = runner.invoke(args=["responses", "import", str(path)])
+    assert result.exit_code == 1 and "more than 3 responses" in result.output
+    assert upload(client, (HEADER + GOOD_LINE * 3).encode()).status_code == 303
+    assert count(Response) == 3
+
+
+def test_citizens_can_submit_while_a_file_is_being_checked(app, client, world, monkeypatch):
+    """The check (parse, validate, anonymise) reads only: a citizen's submission made
+    meanwhile goes through at once instead of waiting for the whole import."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.orm import Session
+
+    from survey.core import imports
+    from survey.core.db import write_transaction
+    from survey.core.responses import NewResponse, record_responses
+
+    citizen_desk = desk("L1", "KEC-B").id
+    other = create_engine(app.config["SQLALCHEMY_DATABASE_URI"],
+                          connect_args={"timeout": 0.2} if "sqlite" in
+                          app.config["SQLALCHEMY_DATABASE_URI"] else {})
+
+    @event.listens_for(other, "connect")
+    def impatient(dbapi_connection, _record):  # waits 0.2 s for a lock, then fails
+        if other.dialect.name == "postgresql":
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '200ms'")
+
+    submitted = []
+    check = imports.check_file
+
+    def check_and_meanwhile_a_citizen_submits(*args, **kwargs):
+        checked = check(*args, **kwargs)
+        with Session(other) as session, write_transaction(session):
+            submitted.extend(record_responses(session, [NewResponse(
+                desk_id=citizen_desk, answers={f"U{i}": 4 for i in range(1, 10)},
+                submitted_at=datetime.now(UTC), channel="qr")]))
+        return checked
+
+    monkeypatch.setattr(imports, "check_file", check_and_meanwhile_a_citizen_submits)
+    try:
+        login(client, "manager@a.go.id")
+        assert upload(client, (HEADER + GOOD_LINE * 60).encode()).status_code == 303
+    finally:
+        other.dispose()
+    assert len(submitted) == 1
+    assert count(Response) == 61 and ledger.verify(db.session).broken is None

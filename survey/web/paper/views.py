@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
@@ -95,13 +95,17 @@ def _render(desk: Desk, rows, offered, sheet_key: str, count: int,
 @bp.route("/impor", methods=["GET", "POST"])
 @csrf.exempt
 def import_csv():
-    def store(data: bytes, filename: str | None) -> str:
-        summary = imports.import_csv(db.session, data,
-                                     allowed=visible_agency_ids(db.session, current_user),
-                                     actor=current_user, filename=filename)
+    def check(data: bytes) -> imports.CheckedFile:
+        return imports.check_file(db.session, data,
+                                  allowed=visible_agency_ids(db.session, current_user),
+                                  max_rows=current_app.config["SURVEY_IMPORT_MAX_ROWS"])
+
+    def store(checked: imports.CheckedFile, filename: str | None) -> str:
+        summary = imports.store_file(db.session, checked, actor=current_user,
+                                     filename=filename)
         return _("Imported %(n)d responses (paper: %(paper)d, other: %(other)d).",
                  n=summary.count, paper=summary.by_channel.get("paper", 0),
                  other=summary.by_channel.get("import", 0))
 
-    return upload_page("paper/import.html", store, url_for("paper.import_csv"),
+    return upload_page("paper/import.html", store, url_for("paper.import_csv"), check=check,
                        codes=imports.ELEMENT_CODES, profile=PROFILE)
