@@ -87,7 +87,11 @@ def document(server_url: str) -> dict[str, Any]:
                            "bearer token from `flask user token --email ...`.",
         },
         "servers": [{"url": server_url}],
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "A user's token (`flask user token`)"},
+            "deskKey": {"type": "http", "scheme": "bearer",
+                        "description": "A desk's API key (`flask desk api-key`)"}}},
         "security": [{"bearer": []}],
         "paths": {
             "/api/v1/agencies": {"get": {
@@ -148,6 +152,35 @@ def document(server_url: str) -> dict[str, Any]:
                                               "results": {"type": "array",
                                                           "items": _RESULT}}}}}},
                               **_errors(400, 401, 403, 404)},
+            }},
+            "/api/v1/tickets": {"post": {
+                "operationId": "issueTickets",
+                "summary": "One-time visit tickets for a queue system to print",
+                "description": "Authenticated with the desk's own API key (`flask desk "
+                               "api-key`), not a user's token; the tickets are for that "
+                               "desk. Each URL opens the survey once, within the validity.",
+                "security": [{"deskKey": []}],
+                "requestBody": {"required": False, "content": {"application/json": {
+                    "schema": {"type": "object", "properties": {
+                        "count": {"type": "integer", "minimum": 1, "maximum": 500,
+                                  "default": 1}}}}}},
+                "responses": {
+                    "201": {"description": "Tickets", "content": {"application/json": {
+                        "schema": {"type": "object",
+                                   "required": ["agency", "desk", "tickets"],
+                                   "properties": {
+                                       "agency": {"type": "string"},
+                                       "desk": {"type": "string"},
+                                       "tickets": {"type": "array", "items": {
+                                           "type": "object",
+                                           "required": ["url", "expires_at"],
+                                           "properties": {
+                                               "url": {"type": "string"},
+                                               "expires_at": {"type": "string"}}}}}}}}},
+                    **_errors(400, 401),
+                    "409": {"description": "The desk is not accepting responses",
+                            "content": {"application/json": {"schema": _ERROR}}},
+                },
             }},
         },
     }
