@@ -48,6 +48,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SURVEY_BURST_LIMIT": 20,  # responses per desk ...
         "SURVEY_IMPORT_MAX_ROWS": 100_000,  # per CSV file: ~7 s to check and store
         "SURVEY_BURST_WINDOW_MINUTES": 5,  # ... within this window before flagging
+        # The same answers at one desk more often than this within the window: flagged.
+        "SURVEY_PATTERN_LIMIT": 5,
+        "SURVEY_PATTERN_WINDOW_MINUTES": 10,
         "SUBMIT_RATE_LIMIT": "120 per minute",  # per client address; an office shares one
         "TICKET_TTL_HOURS": 24,
         "LAPOR_URL": "https://www.lapor.go.id",
@@ -75,6 +78,8 @@ ENVIRONMENT: dict[str, Any] = {
     "SURVEY_MIN_FILL_SECONDS": int,
     "SURVEY_BURST_LIMIT": int,
     "SURVEY_IMPORT_MAX_ROWS": int,
+    "SURVEY_PATTERN_LIMIT": int,
+    "SURVEY_PATTERN_WINDOW_MINUTES": int,
     "SURVEY_BURST_WINDOW_MINUTES": int,
     "SUBMIT_RATE_LIMIT": str,
     "TICKET_TTL_HOURS": int,

@@ -347,6 +347,29 @@ class Ticket(db.Model):
     desk: Mapped[Desk] = relationship()
 
 
+class KioskDevice(db.Model):
+    """A tablet enrolled by staff as a desk's kiosk. Its browser keeps a signed cookie with
+    the device id and a secret, of which only the SHA-256 is stored. The kiosk address
+    without it (or after revocation) is an ordinary QR survey, with the QR cooldown."""
+
+    __tablename__ = "kiosk_device"
+    __table_args__ = (
+        CheckConstraint("length(name) > 0", name="name_not_empty"),
+        CheckConstraint("revoked_at IS NULL OR revoked_at >= created_at",
+                        name="revoked_after_enrolment"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desk.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    desk: Mapped[Desk] = relationship()
+
+
 class ServiceVolume(db.Model):
     """Citizens served at a desk on a day or in a month: the population N of the survey."""
 

@@ -31,7 +31,7 @@ from survey.core.org import periods
 from survey.core.privacy import mask_personal_data
 from survey.core.rollups import Contribution
 
-FLAG_NAMES = ("cooldown", "honeypot", "too_fast", "burst")
+FLAG_NAMES = ("cooldown", "honeypot", "too_fast", "burst", "replay", "pattern")
 
 
 @dataclass(frozen=True)

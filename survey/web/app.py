@@ -111,6 +111,7 @@ def _init_extensions(app: Flask) -> None:
     app.jinja_env.globals.update(
         current_locale=i18n.current_locale, field_labels=labels.FIELD_LABELS,
         choice_label=labels.choice_label, status_label=labels.status_label,
+        flag_labels=labels.flag_labels,
         public_url=public_url)
     app.jinja_env.filters["num"] = i18n.number
     app.jinja_env.filters["pct"] = i18n.percent

@@ -42,3 +42,18 @@ STATUS_LABELS = {
 
 def status_label(status: str) -> str:
     return str(STATUS_LABELS.get(status, status))
+
+
+FLAG_LABELS = {
+    "cooldown": _l("answered again from the same browser within the cooldown"),
+    "honeypot": _l("a field hidden from people was filled in"),
+    "too_fast": _l("sent sooner than a person can read the questions"),
+    "burst": _l("more responses at the desk than it can serve"),
+    "replay": _l("the same copy of the form sent again"),
+    "pattern": _l("the same answers many times in a short while"),
+}
+
+
+def flag_labels(flags: str) -> str:
+    """A response's ballot-stuffing signals, as a reviewer reads them."""
+    return "; ".join(str(FLAG_LABELS.get(f, f)) for f in flags.split(",") if f)

@@ -79,3 +79,16 @@ def submit(client, url: str, data: dict, form_url: str | None = None, **kwargs):
     forget_request_state()
     return client.post(url, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
                                   **data}, **kwargs)
+
+
+def enrol_kiosk(client, desk, name: str = "Tablet 1") -> int:
+    """Make the client's browser an enrolled kiosk of the desk (as the staff page does);
+    returns the device id."""
+    from survey.core.db import db, write_transaction
+    from survey.core.org import kiosks
+    from survey.web.devices import KIOSK_COOKIE, cookie_value
+
+    with write_transaction(db.session):
+        device, secret = kiosks.enrol(db.session, desk, name, actor=None)
+    client.set_cookie(KIOSK_COOKIE, cookie_value(device.id, secret), path="/k/")
+    return device.id

@@ -13,6 +13,7 @@ from support.web import csrf_from, login
 from survey.core import tickets
 from survey.core.db import db
 from survey.core.models import Agency, ReportingPeriod, Response, Service, User
+from survey.core.org import kiosks
 from survey.web.access import POLICY, PUBLIC
 
 ROLES = ("admin", "agency_manager", "auditor", "desk_staff")
@@ -47,6 +48,7 @@ def world(org):
         "slug": desk("L1").slug,
         "token": tickets.issue(db.session, desk("L1"), 1, 24)[0],
         "token_id": 1,
+        "device_id": kiosks.enrol(db.session, desk("L1"), "Tablet", actor=None)[0].id,
         "filename": "app.css",
         "agency_id": db.session.scalar(select(Agency.id).where(Agency.code == "KEC-A")),
         "user_id": db.session.scalar(select(User.id).limit(1)),

@@ -103,7 +103,7 @@ def test_openapi_document_is_public(client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) == {"/api/v1/agencies", "/api/v1/agencies/{code}/desks",
-                                      "/api/v1/agencies/{code}/results"}
+                                      "/api/v1/agencies/{code}/results", "/api/v1/tickets"}
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ require_browser("zbarimg")
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
-from support.factories import desk, receipt_of  # noqa: E402
+from support.factories import PASSWORD, desk, make_user, receipt_of  # noqa: E402
 from support.live_server import gunicorn  # noqa: E402
 
 from survey.core import qr  # noqa: E402
@@ -316,10 +316,23 @@ def test_the_form_page_stays_within_its_weight_budget_and_its_own_host(server, p
         assert abs(size - by_url[url]) <= 0.05 * by_url[url] + 64, (url, size, by_url[url])
 
 
-def test_the_kiosk_returns_to_a_fresh_form(server, page):
+def test_a_tablet_enrolled_as_kiosk_returns_to_a_fresh_form(org, server, page):
     d = desk("L1")
-    page.goto(f"{server}/k/{d.slug}")
+    page.goto(f"{server}/k/{d.slug}")  # not enrolled: the ordinary survey
+    page.wait_for_url(f"{server}/s/{d.slug}")
+    # A desk clerk enrols the tablet from the desk page and is signed out on it.
+    make_user(org, "staff@a.go.id", "desk_staff", ["KEC-A"])
+    page.goto(f"{server}/auth/login")
+    page.get_by_label("Surel").fill("staff@a.go.id")
+    page.get_by_label("Kata sandi").fill(PASSWORD)
+    page.get_by_role("button", name="Masuk").click()
+    page.goto(f"{server}/loket/{d.id}/kios")
+    shot(page, "kiosk-enrol")
+    page.get_by_label("Nama perangkat").fill("Tablet dekat pintu")
+    page.get_by_role("button", name="Daftarkan perangkat ini sebagai kios").click()
+    page.wait_for_url(f"{server}/k/{d.slug}")
     assert "kiosk" in page.locator("body").get_attribute("class")
+    assert page.request.get(f"{server}/loket/", max_redirects=0).status == 302  # signed out
     first_key = page.locator("input[name=idempotency_key]").input_value()
     shot(page, "kiosk")
     answer_by_clicking(page, "id")

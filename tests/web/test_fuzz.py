@@ -36,7 +36,7 @@ from itsdangerous import BadData
 from itsdangerous.encoding import base64_decode
 from sqlalchemy import func, select
 from support.factories import SetupMark, desk, receipt_of
-from support.web import forget_request_state, form_fields
+from support.web import enrol_kiosk, forget_request_state, form_fields
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import EnvironBuilder, encode_multipart
 from werkzeug.wrappers import Request
@@ -53,6 +53,7 @@ from survey.core.models import (
     Response,
     Ticket,
 )
+from survey.web.respond import signals
 from survey.web.respond.signals import COOLDOWN_COOKIE
 
 SCALE = float(os.environ.get("SURVEY_FUZZ_EXAMPLES", "2000")) / 2000
@@ -80,9 +81,8 @@ PERSONAL_NUMBER = re.compile(r"\d(?:[ .\-]?\d){9,}")
 def app_config():
     """The app with a 0-second minimum fill time and the rate limits out of the way (they
     have their own tests in test_survey.py)."""
-    return dict(SURVEY_MIN_FILL_SECONDS=0,
-                           SUBMIT_RATE_LIMIT="1000000 per minute",
-                           SURVEY_BURST_LIMIT=1_000_000)
+    return dict(SURVEY_MIN_FILL_SECONDS=0, SUBMIT_RATE_LIMIT="1000000 per minute",
+                SURVEY_BURST_LIMIT=1_000_000, SURVEY_PATTERN_LIMIT=1_000_000)
 
 
 @dataclass
@@ -349,13 +349,18 @@ def browser(app, world: World, opened: str):
     cookie, so that no example depends on an earlier one."""
     if opened not in world.browsers:
         client = app.test_client()
+        if opened.startswith("/k/"):  # the kiosk form opens on an enrolled tablet only
+            enrol_kiosk(client, next(d for d in world.desks.values()
+                                     if opened == f"/k/{d.slug}"))
         forget_request_state()
         page = client.get(opened)
         assert page.status_code == 200
         world.browsers[opened] = (client, form_fields(page.get_data(as_text=True)))
     client, hidden = world.browsers[opened]
     client.delete_cookie(COOLDOWN_COOKIE)
-    return client, {**hidden, "idempotency_key": secrets.token_urlsafe(18)}
+    # A newly opened form also has its own served-time token: one response per copy.
+    return client, {**hidden, "idempotency_key": secrets.token_urlsafe(18),
+                    "t": signals.served_token()}
 
 
 def ticket(world: World, state: str) -> str:
@@ -564,7 +569,8 @@ def test_links_answer_200_only_for_usable_desks_and_tickets(app, world, route, s
     status = 404
     if route in ("/s/", "/k/"):
         if segment in (l1.slug, world.desks["L2"].slug):
-            status = 200
+            # The kiosk address on a browser that is not an enrolled kiosk: the survey.
+            status = 200 if route == "/s/" else 302
         elif segment == world.desks["closed"].slug:
             status = 410
     elif route == "/t/" and ticket_state and segment == real[f"<{ticket_state}>"]:

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import func, select
 from support.factories import desk, fill, make_user
-from support.web import csrf_from, form_fields, get, login, submit, text
+from support.web import csrf_from, enrol_kiosk, form_fields, get, login, submit, text
 
 from survey.core import tickets
 from survey.core.db import db, utcnow
@@ -53,6 +53,7 @@ def test_web_form_kiosk_and_ticket_refuse_a_closed_period(app, org, client):
     before = responses()
     token = tickets.issue(db.session, desk(), 1, 24)[0]
     db.session.commit()
+    enrol_kiosk(client, desk())
     for url in (f"/s/{desk().slug}", f"/k/{desk().slug}", f"/t/{token}"):
         page = get(client, url).get_data(as_text=True)
         data = {**form_fields(page), **{f"U{i}": "1" for i in range(1, 10)},

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 from support.factories import desk, receipt_of
-from support.web import answers, open_form, service_id
+from support.web import answers, enrol_kiosk, open_form, service_id
 
 from survey.core import tickets
 from survey.core.db import db, utcnow
@@ -278,6 +278,7 @@ def test_flagged_responses_are_kept_out_of_the_clean_rollups(org, client):
 
 def test_kiosk_has_no_cooldown_and_returns_to_a_fresh_form(org, client):
     url = f"/k/{desk().slug}"
+    enrol_kiosk(client, desk())
     first, _ = submit(client, url)
     second, _ = submit(client, url)
     assert first.status_code == second.status_code == 303

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, current_app, render_template
-from flask_login import current_user
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as browser_session
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
 
 from survey.core import posters, qr, tickets
 from survey.core.db import db, utcnow, write_transaction
-from survey.core.errors import ValidationError
+from survey.core.errors import NotFound, ValidationError
 from survey.core.models import Desk
+from survey.core.org import kiosks
 from survey.core.org.desks import desks_of
 from survey.web.access import (
     MANAGERS,
@@ -19,6 +31,8 @@ from survey.web.access import (
     visible_agency_ids,
     visible_desk,
 )
+from survey.web.devices import remember_device
+from survey.web.messages import message_for
 from survey.web.urls import base_url, kiosk_url, survey_url, ticket_url
 
 bp = Blueprint("desks", __name__, url_prefix="/loket")
@@ -28,6 +42,9 @@ POLICY = {
     "desks.qr_code": (*MANAGERS, "desk_staff"),
     "desks.poster": (*MANAGERS, "desk_staff"),
     "desks.posters": MANAGERS,
+    "desks.kiosks": TICKETS,
+    "desks.enrol_kiosk": TICKETS,
+    "desks.revoke_kiosk": TICKETS,
 }
 
 
@@ -38,8 +55,10 @@ def _visible_desk(desk_id: int) -> Desk:
 @bp.get("/")
 def index():
     desks = desks_of(db.session, visible_agency_ids(db.session, current_user))
+    devices = kiosks.devices_of(db.session, {d.id for d in desks})
     return render_template("desks/index.html", desks=desks, survey_url=survey_url,
-                           kiosk_url=kiosk_url, can_issue=current_user.role != "auditor")
+                           kiosk_url=kiosk_url, can_issue=current_user.role != "auditor",
+                           devices=devices)
 
 
 @bp.post("/<int:desk_id>/tiket")
@@ -85,3 +104,48 @@ def all_posters(code: str):
 def _pdf(body: bytes, filename: str):
     return current_app.response_class(body, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{filename}"'})
+
+
+# --- kiosk devices -------------------------------------------------------------------------
+
+
+@bp.get("/<int:desk_id>/kios", endpoint="kiosks")
+def kiosks_page(desk_id: int, errors: list[str] | None = None, status: int = 200):
+    desk = _visible_desk(desk_id)
+    devices = kiosks.devices_of(db.session, {desk.id})[desk.id]
+    return render_template("desks/kiosks.html", desk=desk, devices=devices,
+                           kiosk_url=kiosk_url(desk), errors=errors or []), status
+
+
+@bp.post("/<int:desk_id>/kios")
+def enrol_kiosk(desk_id: int):
+    """Run on the tablet itself: it becomes the desk's kiosk, and the staff member is
+    signed out on it, so that citizens never use a staff session."""
+    desk = _visible_desk(desk_id)
+    try:
+        with write_transaction(db.session):
+            device, secret = kiosks.enrol(db.session, desk,
+                                          request.form.get("name", ""), actor=current_user)
+    except ValidationError as exc:
+        return kiosks_page(desk_id, [message_for(exc)], 422)
+    slug = desk.slug
+    logout_user()
+    browser_session.clear()
+    response = redirect(url_for("respond.kiosk", slug=slug), code=303)
+    remember_device(response, device.id, secret)
+    return response
+
+
+@bp.post("/<int:desk_id>/kios/<int:device_id>/cabut")
+def revoke_kiosk(desk_id: int, device_id: int):
+    desk = _visible_desk(desk_id)
+    try:
+        with write_transaction(db.session):
+            device = kiosks.revoke(db.session, device_id, actor=current_user,
+                                   desk_ids={desk.id})
+    except NotFound:
+        abort(404)
+    except ValidationError as exc:
+        return kiosks_page(desk_id, [message_for(exc)], 409)
+    flash(_("The device %(name)s is no longer this desk's kiosk.", name=device.name))
+    return redirect(url_for("desks.kiosks", desk_id=desk.id), code=303)

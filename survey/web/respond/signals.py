@@ -6,12 +6,22 @@ review (and keep it out of the clean index); nothing is ever rejected or deleted
 - honeypot: a field hidden from people was filled in (a bot);
 - too_fast: the form came back sooner than a person can read nine questions, or without
   the signed time it was served;
-- burst: more responses at one desk in a short window than a desk can serve.
+- burst: more responses at one desk in a short window than a desk can serve;
+- replay: a form (its signed served-time token, which carries a random marker) that
+  already brought a response: a bot that loads the form once, waits out the fill time and
+  posts it many times without cookies;
+- pattern: the same answers, element by element, more often at one desk within a short
+  window than honest straight-lining produces.
+
+The counters live in the rate-limit store (Redis in production, shared by the workers);
+when it is down the signals that need it are skipped (logged), never the response.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections.abc import Mapping
 
 from flask import current_app
 from itsdangerous import BadSignature, TimestampSigner, URLSafeSerializer
@@ -23,18 +33,26 @@ COOLDOWN_COOKIE = "skm_recent"
 
 
 def served_token() -> str:
-    """A signed token holding the time the form was served."""
-    return _signer().sign(b"form").decode()
+    """A signed token holding the time the form was served and a random marker of this
+    copy of the form."""
+    return _signer().sign(secrets.token_urlsafe(12)).decode()
 
 
-def fill_seconds(token: str | None) -> float | None:
+def _unsign(token: str | None) -> tuple[str, float] | None:
+    """(marker, seconds since the form was served), or None for a missing or forged
+    token."""
     if not token:
         return None
     try:
-        _value, served = _signer().unsign(token, return_timestamp=True)
+        marker, served = _signer().unsign(token, return_timestamp=True)
     except BadSignature:
         return None
-    return time.time() - served.timestamp()
+    return marker.decode(), time.time() - served.timestamp()
+
+
+def fill_seconds(token: str | None) -> float | None:
+    unsigned = _unsign(token)
+    return unsigned[1] if unsigned else None
 
 
 def _signer() -> TimestampSigner:
@@ -65,9 +83,10 @@ def cooldown_cookie(recent: dict[str, float], desk_slug: str, now: float) -> str
 
 
 def flags_for(*, desk_id: int, desk_slug: str, honeypot: bool, served: str | None,
-              recent: dict[str, float] | None, now: float) -> tuple[str, ...]:
+              recent: dict[str, float] | None, now: float,
+              answers: Mapping[str, int] | None = None) -> tuple[str, ...]:
     """The signals a submission raises. `recent` is None where no cooldown applies
-    (kiosk)."""
+    (an enrolled kiosk)."""
     config = current_app.config
     flags = []
     if recent is not None:
@@ -76,14 +95,23 @@ def flags_for(*, desk_id: int, desk_slug: str, honeypot: bool, served: str | Non
             flags.append("cooldown")
     if honeypot:
         flags.append("honeypot")
-    seconds = fill_seconds(served)
-    if seconds is None or seconds < config["SURVEY_MIN_FILL_SECONDS"]:
+    unsigned = _unsign(served)
+    if unsigned is None or unsigned[1] < config["SURVEY_MIN_FILL_SECONDS"]:
         flags.append("too_fast")
-    burst = parse_limit(
-        f"{config['SURVEY_BURST_LIMIT']} per {config['SURVEY_BURST_WINDOW_MINUTES']} minute")
-    try:
-        if not limiter.limiter.hit(burst, "desk-burst", str(desk_id)):
-            flags.append("burst")
-    except Exception as error:  # the shared store is down: count nothing, keep accepting
-        current_app.logger.warning("burst signal skipped, rate-limit store failed: %s", error)
+    counters = [("burst", f"{config['SURVEY_BURST_LIMIT']} per "
+                 f"{config['SURVEY_BURST_WINDOW_MINUTES']} minute", str(desk_id))]
+    if unsigned is not None:  # one response per copy of the form; a day covers its life
+        counters.append(("replay", "1 per day", unsigned[0]))
+    if answers:
+        pattern = ",".join(f"{code}={score}" for code, score in sorted(answers.items()))
+        counters.append(("pattern", f"{config['SURVEY_PATTERN_LIMIT']} per "
+                         f"{config['SURVEY_PATTERN_WINDOW_MINUTES']} minute",
+                         f"{desk_id}:{pattern}"))
+    for flag, limit, key in counters:
+        try:
+            if not limiter.limiter.hit(parse_limit(limit), f"desk-{flag}", key):
+                flags.append(flag)
+        except Exception as error:  # the shared store is down: keep accepting, say so
+            current_app.logger.warning("%s signal skipped, rate-limit store failed: %s",
+                                       flag, error)
     return tuple(flags)

@@ -23,8 +23,10 @@ from survey.core.citizen import SurveyInput
 from survey.core.db import db, utcnow
 from survey.core.errors import ValidationError
 from survey.core.models import Desk
+from survey.core.org import kiosks
 from survey.core.profile import PROFILE
 from survey.web.access import PUBLIC
+from survey.web.devices import device_of
 from survey.web.extensions import limiter
 from survey.web.i18n import current_locale
 from survey.web.messages import message_for
@@ -96,9 +98,17 @@ def survey(slug: str):
     return _form_page(desk, mode="qr", action=url_for("respond.submit", slug=slug))
 
 
+def _enrolled(desk: Desk) -> bool:
+    """Whether this browser is a kiosk device enrolled for the desk by its staff."""
+    device_id, secret = device_of(request)
+    return kiosks.recognised(db.session, desk.id, device_id, secret)
+
+
 @bp.get("/k/<slug>")
 def kiosk(slug: str):
     desk = _open_desk(slug)
+    if not _enrolled(desk):  # anyone can type a kiosk address: it is then a QR survey
+        return redirect(url_for("respond.survey", slug=slug))
     return _form_page(desk, mode="kiosk", action=url_for("respond.kiosk_submit", slug=slug))
 
 
@@ -148,6 +158,8 @@ def submit(slug: str):
 @limiter.limit(_submit_limit)
 def kiosk_submit(slug: str):
     desk = _open_desk(slug, posting=True)
+    if not _enrolled(desk):  # counted like a QR response, cooldown included
+        return _handle(desk, mode="qr", action=url_for("respond.submit", slug=slug))
     return _handle(desk, mode="kiosk", action=url_for("respond.kiosk_submit", slug=slug))
 
 
@@ -176,7 +188,8 @@ def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = No
     flags: tuple[str, ...] = ()
     if mode != "ticket":  # a one-time ticket is its own proof of a visit
         flags = signals.flags_for(desk_id=desk.id, desk_slug=desk.slug, honeypot=data.honeypot,
-                                  served=data.served_token, recent=recent, now=now)
+                                  served=data.served_token, recent=recent, now=now,
+                                  answers=data.answers)
     channel = {"qr": "qr", "kiosk": "kiosk", "ticket": "ticket"}[mode]
     slug = desk.slug
     try:
