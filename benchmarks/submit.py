@@ -88,7 +88,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the master and its workers so far."""
-        return sum(_proc_cpu(pid) for pid in [self.process.pid, *_children(self.process.pid)])
+        return sum(_proc_cpu(pid) for pid in [self.process.pid, *worker_pids(self.process.pid)])
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -99,7 +99,7 @@ class Server:
             self.process.wait()
 
 
-def _children(pid: int) -> list[int]:
+def worker_pids(pid: int) -> list[int]:
     out = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():

@@ -122,3 +122,13 @@ def test_imports() -> None:
     assert "chain lock held" in labels
     assert "their slowest POST (ms)" in labels
     assert_checks_ok(out)
+
+
+@pytest.mark.slow
+def test_faults() -> None:
+    """gunicorn workers killed with SIGKILL while citizens submit: none acknowledged lost."""
+    out = smoke("faults")
+    labels = "\n".join(table_after(out, "# Fault runs"))
+    assert "lost: acknowledged, not stored (must be 0)" in labels
+    assert "SQLite kill-9" in labels
+    assert_checks_ok(out)

@@ -25,8 +25,8 @@ MIN_PASSWORD = 10
 SCOPED_ROLES = ("agency_manager", "desk_staff")  # roles that see only their agencies
 TOKEN_PREFIX = "skmapi_"
 ANONYMOUS = "anonymous"  # the actor of a failed sign-in: whoever typed it is unknown
-TOKEN_USE_RESOLUTION = timedelta(minutes=1)
-TOKEN_DAYS = 365  # default validity of an API token  # how often a token's last use is written
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # how often a token's last use is written
+TOKEN_DAYS = 365  # default validity of an API token
 # Compared against when the e-mail is unknown, so that a failed sign-in takes the same
 # time whether or not the account exists.
 _DUMMY_HASH = generate_password_hash("not a real password")
