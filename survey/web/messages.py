@@ -25,6 +25,9 @@ MESSAGES: dict[str, Callable[..., str]] = {
         "%(limit)s rows and import them one after the other.", limit=format_decimal(limit)),
     "already_imported": lambda **_rest: _(
         "This file was already imported; nothing was stored again."),
+    "kiosk_name": lambda **_rest: _("Give the device a name of at most 80 characters."),
+    "kiosk_revoked": lambda **_rest: _("This device was already revoked."),
+    "desk_closed": lambda **_rest: _("This desk is closed."),
     "wrong_password": lambda **_rest: _("The current password is wrong."),
     "same_password": lambda **_rest: _("The new password must differ from the current one."),
 }

@@ -156,3 +156,15 @@ def test_fifty_bot_posts_through_the_kiosk_address(org, app, vary):
     flags = [f for _c, f in stored()]
     assert len(flags) == 50 and {c for c, _f in stored()} == {"qr"}
     assert flags.count("") == (20 if vary else 5)
+
+
+def test_a_device_needs_a_name(org, client):
+    make_user(org, "staff@a.go.id", "desk_staff", ["KEC-A"])
+    login(client, "staff@a.go.id")
+    page = get(client, f"/loket/{desk().id}/kios")
+    answer = client.post(f"/loket/{desk().id}/kios", data={
+        "csrf_token": csrf_from(page.get_data(as_text=True)), "name": "   "})
+    assert answer.status_code == 422
+    assert "Beri nama perangkat, paling banyak 80 karakter." in text(answer)
+    assert db.session.scalar(select(KioskDevice.id)) is None
+    assert get(client, "/loket/").status_code == 200  # still signed in

@@ -16,7 +16,6 @@ from survey.core.audit import Actor, record_event
 from survey.core.db import utcnow
 from survey.core.errors import NotFound, ValidationError
 from survey.core.models import Desk, KioskDevice
-from survey.core.org.checks import check_name
 
 
 def _hash(secret: str) -> str:
@@ -29,7 +28,10 @@ def enrol(session: Session, desk: Desk, name: str, *, actor: Actor
     never shown or stored)."""
     if not desk.active:
         raise ValidationError(f"desk {desk.code} is closed", code="desk_closed")
-    name = check_name(name, "kiosk", limit=80)
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ValidationError("a kiosk device needs a name of 1 to 80 characters",
+                              code="kiosk_name")
     secret = secrets.token_urlsafe(32)
     device = KioskDevice(desk_id=desk.id, name=name, secret_hash=_hash(secret),
                          created_at=utcnow(), created_by=actor.id if actor else None)

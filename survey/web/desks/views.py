@@ -114,7 +114,7 @@ def kiosks_page(desk_id: int, errors: list[str] | None = None, status: int = 200
     desk = _visible_desk(desk_id)
     devices = kiosks.devices_of(db.session, {desk.id})[desk.id]
     return render_template("desks/kiosks.html", desk=desk, devices=devices,
-                           kiosk_url=kiosk_url(desk), errors=errors or []), status
+                           errors=errors or []), status
 
 
 @bp.post("/<int:desk_id>/kios")
