@@ -52,6 +52,33 @@ def active_desks(agency: Agency) -> list[Desk]:
     return [d for d in agency.desks if d.active]
 
 
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """One agency of the home page with the active desks a citizen can rate."""
+
+    agency: Agency
+    parent: Agency | None
+    desks: list[Desk]
+
+
+def desk_directory(session: Session, query: str = "") -> list[DirectoryEntry]:
+    """Agencies (each parent, such as a Mal Pelayanan Publik, before its children) with
+    their active desks. A query keeps the desks whose agency, name, code or location
+    contain every word of it, ignoring case; agencies left without desks are dropped."""
+    words = query.casefold().split()
+    entries = []
+    for top in agency_directory(session):
+        for agency, parent in [(top, None)] + [
+                (child, top) for child in sorted(top.children, key=lambda a: a.code)]:
+            desks = [d for d in active_desks(agency) if all(
+                w in " ".join((agency.name, agency.code, d.name, d.code, d.location or "",
+                               parent.name if parent else "")).casefold()
+                for w in words)]
+            if desks or (not words and not agency.children):
+                entries.append(DirectoryEntry(agency, parent, desks))
+    return entries
+
+
 def desk_by_slug(session: Session, slug: str) -> Desk | None:
     """The desk with its agency and services (its questionnaire comes from the cache in
     survey.core.questionnaires: the form needs two queries, not six)."""

@@ -20,7 +20,13 @@ _MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "A
 
 
 class PeriodError(ValueError):
-    pass
+    """A period that cannot be read. The English message is what the command line prints;
+    `code` and `params` let the web say the same in the visitor's language."""
+
+    def __init__(self, message: str, code: str = "period_not_understood", **params: object):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True, order=True)
@@ -59,7 +65,8 @@ class Period:
         try:
             return self._previous()
         except (ValueError, OverflowError) as exc:
-            raise PeriodError(f"no period before {self.key}") from exc
+            raise PeriodError(f"no period before {self.key}", "period_none_before",
+                              period=self.key) from exc
 
     def before(self) -> Period | None:
         """The previous period, or None when there is none (templates)."""
@@ -123,12 +130,14 @@ def parse_period(text: str) -> Period:
     try:
         period = _parse(text)
         if period.end.year > LAST_YEAR:
-            raise PeriodError(f"period {period.key!r} ends after the year {LAST_YEAR}")
+            raise PeriodError(f"period {period.key!r} ends after the year {LAST_YEAR}",
+                              "period_too_late", period=period.key, year=LAST_YEAR)
         return period
     except PeriodError:
         raise
     except (ValueError, OverflowError) as exc:  # e.g. year 0
-        raise PeriodError(f"invalid date in period {text!r}: {exc}") from None
+        raise PeriodError(f"invalid date in period {text!r}: {exc}", "period_bad_date",
+                          period=text) from None
 
 
 def _parse(text: str) -> Period:
@@ -151,21 +160,24 @@ def _parse(text: str) -> Period:
         try:
             start, end = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
         except ValueError as exc:
-            raise PeriodError(f"invalid date in period {key!r}: {exc}") from None
+            raise PeriodError(f"invalid date in period {key!r}: {exc}", "period_bad_date",
+                              period=key) from None
         if end < start:
-            raise PeriodError(f"period {key!r} ends before it starts")
+            raise PeriodError(f"period {key!r} ends before it starts", "period_reversed",
+                              period=key)
         return Period(start, end, key, "range")
     if m := re.fullmatch(r"(\d{4})-(\d{2})\.\.(\d{4})-(\d{2})", key):
         first, last = (int(m.group(1)), int(m.group(2))), (int(m.group(3)), int(m.group(4)))
         if not (1 <= first[1] <= 12 and 1 <= last[1] <= 12):
-            raise PeriodError(f"invalid month in period {key!r}")
+            raise PeriodError(f"invalid month in period {key!r}", "period_bad_date", period=key)
         start, end = date(*first, 1), month_end(date(*last, 1))
         if end < start:
-            raise PeriodError(f"period {key!r} ends before it starts")
+            raise PeriodError(f"period {key!r} ends before it starts", "period_reversed",
+                              period=key)
         return Period(start, end, key, "range")
     raise PeriodError(
         f"period {text!r} not understood; use 2024, 2024-S1, 2024-Q3, 2024-05, "
-        "2024-01-15..2024-03-14 or 2024-01..2024-04"
+        "2024-01-15..2024-03-14 or 2024-01..2024-04", period=text
     )
 
 
@@ -175,10 +187,29 @@ def current_period(kind: str, today: date) -> Period:
     keys = {"year": f"{y}", "semester": f"{y}-S{1 if m <= 6 else 2}",
             "quarter": f"{y}-Q{(m - 1) // 3 + 1}", "month": f"{y:04d}-{m:02d}"}
     if kind not in keys:
-        raise PeriodError(f"unknown period kind {kind!r}")
+        raise PeriodError(f"unknown period kind {kind!r}", period=kind)
     return parse_period(keys[kind])
 
 
 def last_closed(kind: str, today: date) -> Period:
     """The most recent period of the given kind that has fully ended before `today`."""
     return current_period(kind, today).previous()
+
+
+def period_choices(first: date | None, today: date, shown: Period | None = None
+                   ) -> list[tuple[str, list[Period]]]:
+    """The periods a reader can pick, newest first, grouped by kind: every year,
+    semester and quarter from the year of the first data (`first`, else this year) to
+    this year, and the months of this year, the last, and the year of the `shown` one."""
+    years = range(today.year, min(first or today, today).year - 1, -1)
+    month_years = sorted({y for y in (today.year, today.year - 1,
+                                      shown.start.year if shown else today.year)
+                          if 1 <= y <= today.year}, reverse=True)
+    groups: list[tuple[str, list[Period]]] = [
+        ("year", [parse_period(f"{y}") for y in years]),
+        ("semester", [parse_period(f"{y}-S{s}") for y in years for s in (2, 1)]),
+        ("quarter", [parse_period(f"{y}-Q{q}") for y in years for q in (4, 3, 2, 1)]),
+        ("month", [parse_period(f"{y:04d}-{m:02d}") for y in month_years
+                   for m in range(12, 0, -1)]),
+    ]
+    return [(kind, [p for p in periods if p.start <= today]) for kind, periods in groups]

@@ -21,7 +21,7 @@ from werkzeug.routing import IntegerConverter
 from survey.core import models  # noqa: F401  (the tables on the metadata)
 from survey.core.config import check_secret_key, defaults, from_environment
 from survey.core.db import configure_engine, db
-from survey.web import access, health, i18n, labels, security
+from survey.web import access, health, i18n, labels, navigation, period_picker, security
 from survey.web.admin import views as admin_views
 from survey.web.api import tickets as api_tickets
 from survey.web.api import views as api_views
@@ -112,6 +112,8 @@ def _init_extensions(app: Flask) -> None:
         current_locale=i18n.current_locale, field_labels=labels.FIELD_LABELS,
         choice_label=labels.choice_label, status_label=labels.status_label,
         flag_labels=labels.flag_labels,
+        staff_menu=navigation.staff_menu, role_label=navigation.role_label,
+        period_kinds=period_picker.KIND_LABELS,
         public_url=public_url)
     app.jinja_env.filters["num"] = i18n.number
     app.jinja_env.filters["pct"] = i18n.percent

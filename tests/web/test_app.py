@@ -182,7 +182,7 @@ def test_indonesian_catalogue_translates_every_interface_string():
 def test_home_page_in_indonesian(client):
     html = client.get("/").get_data(as_text=True)
     assert "Survei Kepuasan Masyarakat" in html
-    assert "Pindai kode QR" in html
+    assert "pindai kode QR di loket pelayanan" in html
 
 
 @pytest.mark.parametrize("path, data", [

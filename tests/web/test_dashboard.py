@@ -57,10 +57,10 @@ def test_dashboard_numbers_equal_flask_ikm_report(org, manager, runner):
     html = page.get_data(as_text=True)
     rows = report(runner)
     agency = rows[None]
-    headline = re.search(r'<span class="value">([^<]+)</span>', html).group(1)
+    headline = re.search(r'<p class="value">([^<]+)</p>', html).group(1)
     assert headline == id_format(agency["ikm_converted"])  # Indonesian format: 78,17
     assert f"{id_format(agency['ci'][0])} – {id_format(agency['ci'][1])}" in html
-    assert f"n = {agency['n']}" in text_of(html)
+    assert f"Responden {agency['n']}" in text_of(html)  # the respondents card
     for element in agency["elements"]:
         assert id_format(element["nrr_converted"]) in html
     for key in ("L1", "L2"):
@@ -76,7 +76,7 @@ def test_dashboard_in_english_uses_english_number_format(org, manager, runner):
     manager.get("/bahasa/en")
     html = manager.get("/dashboard/KEC-A?period=2024-05").get_data(as_text=True)
     agency = report(runner)[None]
-    headline = re.search(r'<span class="value">([^<]+)</span>', html).group(1)
+    headline = re.search(r'<p class="value">([^<]+)</p>', html).group(1)
     assert headline == str(display_decimal(agency["ikm_converted"]))
     assert "Satisfaction index (IKM)" in html
 

@@ -76,6 +76,27 @@ class Dashboard:
     pending_comments: int
     children: list[tuple[Agency, Estimate | None]] = field(default_factory=list)
 
+    @property
+    def change(self) -> tuple[Period, Comparison] | None:
+        """The change against the previous period, for the headline, when both have an
+        estimate."""
+        return _change([(t.period, t.estimate) for t in self.trend])
+
+
+def _change(points: list[tuple[Period, Estimate | None]]
+            ) -> tuple[Period, Comparison] | None:
+    if len(points) < 2 or points[-1][1] is None or points[-2][1] is None:
+        return None
+    return points[-2][0], compare(points[-1][1], points[-2][1])
+
+
+def _from_first_data(points: list) -> list:
+    """Drop the periods before the first one with an estimate: a trend should not open
+    with semesters in which nothing was collected yet. The current period always stays."""
+    first = next((i for i, point in enumerate(points) if point[1] is not None),
+                 len(points) - 1)
+    return points[first:]
+
 
 def _estimate(result: GroupResult | None) -> Estimate | None:
     return result.estimate if result is not None else None
@@ -190,7 +211,8 @@ def _trend(session: Session, scope: queries.AgencyScope, period: Period,
         before = points[-1].estimate if points else None
         change = compare(est, before) if est is not None and before is not None else None
         points.append(TrendPoint(p, est, change))
-    return points
+    return [TrendPoint(*point) for point in _from_first_data(
+        [(t.period, t.estimate, t.change) for t in points])]
 
 
 def _pending_counts(session: Session, desk_ids: list[int], period: Period) -> tuple[int, int]:
@@ -277,6 +299,10 @@ class DeskBoard:
     points: list[tuple[Period, Estimate | None]]
     comments: list[tuple[str, str]]
 
+    @property
+    def change(self) -> tuple[Period, Comparison] | None:
+        return _change(self.points)
+
 
 def build_desk(session: Session, agency: Agency, desk_id: int, period: Period
                ) -> DeskBoard | None:
@@ -290,5 +316,6 @@ def build_desk(session: Session, agency: Agency, desk_id: int, period: Period
     for p in trend_periods(period):
         result = queries.compute_groups(session, [scope], p).get(agency.code)
         points.append((p, result.desks.get(ref.key) if result else None))
-    return DeskBoard(ref, session.get(Desk, desk_id), scope, points[-1][1], points,
+    return DeskBoard(ref, session.get(Desk, desk_id), scope, points[-1][1],
+                     _from_first_data(points),
                      published_comments(session, [desk_id], period.start, period.end))

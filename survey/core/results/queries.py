@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from survey.core.errors import ValidationError
@@ -76,6 +76,16 @@ def _group_desks(session: Session, agencies: Sequence[Agency]) -> dict[int, list
 
 
 # --- Sufficient statistics ---------------------------------------------------------------
+
+
+def first_month(session: Session, desk_ids: Sequence[int]) -> date | None:
+    """The first month with any stored response at these desks (the start of what a
+    period picker offers), from the monthly rollups."""
+    if not desk_ids:
+        return None
+    return session.scalar(select(func.min(StatsRollup.period_start)).where(
+        StatsRollup.desk_id.in_(desk_ids), StatsRollup.grain == "M",
+        StatsRollup.scope.in_(("clean", "flagged"))))
 
 
 def desk_statistics(

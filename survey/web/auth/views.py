@@ -24,10 +24,12 @@ from survey.web.auth.forms import ChangePasswordForm, LoginForm
 from survey.web.extensions import limiter
 from survey.web.i18n import safe_next
 from survey.web.messages import message_for
+from survey.web.navigation import landing_url
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-POLICY = {"auth.login": PUBLIC, "auth.logout": AUTHENTICATED, "auth.password": AUTHENTICATED}
+POLICY = {"auth.login": PUBLIC, "auth.logout": AUTHENTICATED, "auth.password": AUTHENTICATED,
+          "auth.landing": AUTHENTICATED}
 
 def _address_and_account() -> str:
     """A sign-in throttle per (address, account): a stranger elsewhere who tries a
@@ -49,10 +51,16 @@ def login():
         if user is not None:
             login_user(user)
             session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
-            return redirect(safe_next(request.args.get("next"), url_for("desks.index")))
+            return redirect(safe_next(request.args.get("next"), landing_url(user.role)))
         form.password.errors.append(_("Wrong e-mail or password."))
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form)
+
+
+@bp.get("/")
+def landing():
+    """The signed-in user's start page, by role (the brand link of staff pages)."""
+    return redirect(landing_url(current_user.role))
 
 
 @bp.post("/logout")
@@ -77,9 +85,10 @@ def password():
         except ValidationError as exc:
             errors.append(message_for(exc))
         else:
-            login_user(current_user)  # this session continues, under the new version
+            user = current_user._get_current_object()  # the user, not the proxy to it
+            login_user(user)  # this session continues, under the new version
             session.permanent = True
             flash(_("Your password was changed. Other sessions were signed out."))
-            return redirect(url_for("desks.index"), code=303)
+            return redirect(landing_url(user.role), code=303)
     status = 422 if form.is_submitted() else 200
     return render_template("auth/password.html", form=form, errors=errors), status

@@ -12,11 +12,12 @@ from survey.core import figures, review
 from survey.core.db import db, write_transaction
 from survey.core.errors import NotFound, ValidationError
 from survey.core.models import Agency, FollowUp
-from survey.core.periods import Period, PeriodError, local_today, parse_period
+from survey.core.periods import Period, local_today
 from survey.core.results import dashboard, followups, queries
 from survey.web.access import ADMIN, MANAGERS, READERS, filter_visible, require_agency
 from survey.web.i18n import current_locale, number
 from survey.web.messages import message_for
+from survey.web.period_picker import PeriodPick, pick_period
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -34,18 +35,36 @@ POLICY = {
 }
 
 
+def _pick(agency: Agency) -> PeriodPick:
+    """The period asked for (else the agency's current semester), with the message for a
+    bad one: the page still shows, for the current semester, with the message on top."""
+    today = local_today(agency.timezone)
+    desk_ids = _desk_ids(agency)
+    return pick_period(request.args, dashboard.default_period(today),
+                       queries.first_month(db.session, desk_ids), today)
+
+
 def _period(agency: Agency) -> Period:
-    """The period asked for, else the agency's current semester."""
-    key = request.args.get("period") or dashboard.default_period(
-        local_today(agency.timezone)).key
-    try:
-        return parse_period(key)
-    except PeriodError as exc:
-        abort(400, description=str(exc))
+    """The period asked for, for actions and lists: a bad one is a 400 that says why."""
+    pick = _pick(agency)
+    if pick.error:
+        abort(400, description=pick.error)
+    return pick.period
 
 
 def _desk_ids(agency: Agency) -> list[int]:
     return [d.id for d in queries.agency_scope(db.session, agency).desks]
+
+
+def chart_captions() -> dict[str, str]:
+    """Each chart's caption, shown above it and as its accessible title."""
+    return {
+        "elements": _("Satisfaction per element (NRR x 25) with 95% intervals"),
+        "desks": _("Index per desk with 95% intervals"),
+        "trend": _("Index over the last periods"),
+        "arrivals": _("Responses by weekday and hour"),
+        "means": _("Mean score (1-4) by weekday and hour"),
+    }
 
 
 @bp.get("/")
@@ -60,51 +79,52 @@ def index():
 @bp.get("/<code>")
 def agency(code: str):
     agency = require_agency(db.session, current_user, code)
-    period = _period(agency)
-    board = dashboard.build(db.session, agency, period)
+    pick = _pick(agency)
+    board = dashboard.build(db.session, agency, pick.period)
     locale = current_locale()
     names = {e.code: e.name(locale) for e in board.scope.questionnaire.elements}
     weekdays = dashboard.WEEKDAYS_EN if locale == "en" else dashboard.WEEKDAYS_ID
+    captions = chart_captions()
     svg = {}
     if board.estimate is not None:
         svg["elements"] = figures.elements_chart(
-            board.estimate, names, number, _("Satisfaction per element (NRR x 25) with "
-                                             "95% intervals"),
+            board.estimate, names, number, captions["elements"],
             [e.code for e in board.weakest])
         ranked = [(r.name, r.estimate) for r in board.desks if r.estimate is not None]
-        svg["desks"] = figures.ranking_chart(ranked, number, _("Index per desk with 95% "
-                                                               "intervals"))
+        svg["desks"] = figures.ranking_chart(ranked, number, captions["desks"])
     svg["trend"] = figures.trend_chart(
         [(t.period.label(locale), t.estimate) for t in board.trend], number,
-        _("Index over the last periods"))
+        captions["trend"])
     svg["arrivals"], svg["means"] = figures.arrival_charts(
         board.arrivals, weekdays, lambda v: number(v, 0), number,
-        (_("Responses by weekday and hour"), _("Mean score (1-4) by weekday and hour")))
+        (captions["arrivals"], captions["means"]))
     return render_template("dashboard/agency.html", board=board, svg=svg, names=names,
-                           weekdays=weekdays, locale=locale,
-                           can_manage=current_user.role in MANAGERS)
+                           weekdays=weekdays, locale=locale, pick=pick, captions=captions,
+                           can_manage=current_user.role in MANAGERS), pick.status
 
 
 @bp.get("/<code>/loket/<int:desk_id>")
 def desk(code: str, desk_id: int):
     agency = require_agency(db.session, current_user, code)
-    period = _period(agency)
+    pick = _pick(agency)
+    period = pick.period
     board = dashboard.build_desk(db.session, agency, desk_id, period)
     if board is None:
         abort(404)
     locale = current_locale()
     names = {e.code: e.name(locale) for e in board.scope.questionnaire.elements}
+    captions = chart_captions()
     svg = {"trend": figures.trend_chart([(p.label(locale), e) for p, e in board.points],
-                                        number, _("Index over the last periods"))}
+                                        number, captions["trend"])}
     if board.estimate is not None:
         svg["elements"] = figures.elements_chart(
-            board.estimate, names, number, _("Satisfaction per element (NRR x 25) with 95% "
-                                             "intervals"),
+            board.estimate, names, number, captions["elements"],
             [e.code for e in board.estimate.lowest_elements(3)])
     return render_template("dashboard/desk.html", agency=agency, desk=board.desk,
                            ref=board.ref, period=period, estimate=board.estimate,
                            points=board.points, svg=svg, names=names,
-                           comments=board.comments, locale=locale)
+                           comments=board.comments, locale=locale, pick=pick,
+                           change=board.change, captions=captions), pick.status
 
 
 @bp.get("/<code>/antrean/<kind>")
@@ -171,7 +191,8 @@ def redact_comment(code: str, response_id: int):
 @bp.get("/<code>/rtl")
 def follow_ups(code: str):
     agency = require_agency(db.session, current_user, code)
-    period = _period(agency)
+    pick = _pick(agency)
+    period = pick.period
     board_weakest = followups.weakest_elements(db.session, agency, period)
     items = followups.for_period(db.session, agency, period)
     edit_id = request.args.get("edit", type=int)
@@ -181,7 +202,7 @@ def follow_ups(code: str):
                            items=items, weakest=board_weakest, elements=elements,
                            editing=editing, statuses=followups.STATUSES,
                            can_manage=current_user.role in MANAGERS,
-                           locale=current_locale())
+                           locale=current_locale(), pick=pick), pick.status
 
 
 @bp.post("/<code>/rtl")

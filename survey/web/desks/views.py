@@ -41,7 +41,7 @@ POLICY = {
     "desks.issue_ticket": TICKETS,
     "desks.qr_code": (*MANAGERS, "desk_staff"),
     "desks.poster": (*MANAGERS, "desk_staff"),
-    "desks.posters": MANAGERS,
+    "desks.posters": (*MANAGERS, "desk_staff"),
     "desks.kiosks": TICKETS,
     "desks.enrol_kiosk": TICKETS,
     "desks.revoke_kiosk": TICKETS,
@@ -58,6 +58,7 @@ def index():
     devices = kiosks.devices_of(db.session, {d.id for d in desks})
     return render_template("desks/index.html", desks=desks, survey_url=survey_url,
                            kiosk_url=kiosk_url, can_issue=current_user.role != "auditor",
+                           can_print=current_user.role in POLICY["desks.poster"],
                            devices=devices)
 
 

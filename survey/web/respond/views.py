@@ -47,10 +47,11 @@ def _submit_limit() -> str:
 
 @bp.get("/")
 def home():
+    query = request.args.get("q", "")[:100].strip()
     return render_template(
-        "respond/home.html",
-        agencies=citizen.agency_directory(db.session),
-        active_desks=citizen.active_desks,
+        "respond/home.html", query=query,
+        entries=citizen.desk_directory(db.session, query),
+        parents=[a for a in citizen.agency_directory(db.session) if a.children],
     )
 
 

@@ -1,0 +1,79 @@
+"""The period picker of the staff pages: the known periods to choose from, a custom date
+range, and a bad period explained above the page instead of replacing it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from survey.core.periods import Period, PeriodError, parse_period, period_choices
+from survey.web.i18n import current_locale
+
+KIND_LABELS = {"shown": _l("Shown now"), "year": _l("Years"), "semester": _l("Semesters"),
+               "quarter": _l("Quarters"), "month": _l("Months")}
+
+PERIOD_MESSAGES: dict[str, Callable[..., str]] = {
+    "period_not_understood": lambda period, **_rest: _(
+        "The period “%(period)s” is not understood. Choose one from the list, or give a "
+        "start and end date.", period=period),
+    "period_too_late": lambda period, year, **_rest: _(
+        "The period “%(period)s” ends after the year %(year)s, the last one this "
+        "application handles.", period=period, year=year),
+    "period_bad_date": lambda period, **_rest: _(
+        "The period “%(period)s” contains a date that does not exist.", period=period),
+    "period_reversed": lambda period, **_rest: _(
+        "The period “%(period)s” ends before it starts.", period=period),
+    "period_none_before": lambda period, **_rest: _(
+        "There is no period before %(period)s.", period=period),
+}
+
+
+def period_message(error: PeriodError) -> str:
+    render = PERIOD_MESSAGES.get(error.code, PERIOD_MESSAGES["period_not_understood"])
+    return render(**{"period": "", **error.params})
+
+
+@dataclass
+class PeriodPick:
+    """The period a page shows, what the reader asked for, and why it was not used."""
+
+    period: Period
+    error: str | None
+    choices: list[tuple[str, list[Period]]]
+    start: str  # the custom range's fields as typed (or the period's own dates)
+    end: str
+
+    @property
+    def status(self) -> int:
+        """400 when the page falls back from a bad period (the page itself still shows)."""
+        return 400 if self.error else 200
+
+
+def pick_period(args: Mapping[str, str], default: Period, first: date | None,
+                today: date) -> PeriodPick:
+    """The period named by `args` (``period``, or a ``from``/``to`` date range), else
+    `default` with a message saying why."""
+    start, end = (args.get("from") or "").strip(), (args.get("to") or "").strip()
+    error = None
+    try:
+        if start or end:
+            if not (start and end):
+                raise PeriodError("a range needs both dates", "range_incomplete")
+            period = parse_period(f"{start}..{end}")
+        else:
+            period = parse_period(args.get("period") or default.key)
+    except PeriodError as exc:
+        error = (_("Give both the start and the end date of the range.")
+                 if exc.code == "range_incomplete" else period_message(exc))
+        error += " " + _("Showing %(period)s instead.", period=default.label(current_locale()))
+        period = default
+    choices = period_choices(first, today, period)
+    if not any(p == period for _kind, periods in choices for p in periods):
+        choices.insert(0, ("shown", [period]))  # e.g. a range, or a year before the data
+    if not error or not (start or end):
+        start, end = period.start.isoformat(), period.end.isoformat()
+    return PeriodPick(period, error, choices, start[:10], end[:10])
