@@ -221,7 +221,8 @@ def _selected_ids() -> list[int] | None:
     names = "page_ids" if request.form.get("all_on_page") == "1" else "ids"
     ids = []
     for value in request.form.getlist(names):
-        if not value.isdigit() or not 0 < int(value) <= LARGEST_ID:
+        if not (value.isascii() and value.isdigit() and len(value) <= 19) or not (
+                0 < int(value) <= LARGEST_ID):
             return None
         ids.append(int(value))
     return ids
