@@ -86,10 +86,6 @@ class Filters:
     problems: list[str] = field(default_factory=list)
 
 
-def _day(text: str) -> date:
-    return date.fromisoformat(text)
-
-
 def _filters(agency: Agency, desks: list[queries.DeskRef], kind: str,
              params: Mapping[str, str]) -> Filters:
     """Read the filters; a value that makes no sense is ignored with a message, never an
@@ -126,7 +122,7 @@ def _filters(agency: Agency, desks: list[queries.DeskRef], kind: str,
         if not params.get(key):
             continue
         try:
-            day = _day(params[key])
+            day = date.fromisoformat(params[key])
         except ValueError:
             problems.append(_("Write dates as YYYY-MM-DD, e.g. 2024-05-14."))
             continue
