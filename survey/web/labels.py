@@ -57,3 +57,32 @@ FLAG_LABELS = {
 def flag_labels(flags: str) -> str:
     """A response's ballot-stuffing signals, as a reviewer reads them."""
     return "; ".join(str(FLAG_LABELS.get(f, f)) for f in flags.split(",") if f)
+
+
+CHANNEL_LABELS = {
+    "qr": _l("QR code at the desk"),
+    "ticket": _l("Visit ticket printed at the desk"),
+    "kiosk": _l("Kiosk tablet at the desk"),
+    "paper": _l("Paper form"),
+    "import": _l("Imported file"),
+}
+
+
+def channel_label(channel: str) -> str:
+    """How a response reached us, in words."""
+    return str(CHANNEL_LABELS.get(channel, channel))
+
+
+REVIEW_STATUS_LABELS = {
+    "pending": _l("Waiting for a decision"),
+    "release": _l("Released into the index"),
+    "keep": _l("Kept out of the index"),
+    "publish": _l("Published"),
+    "hide": _l("Hidden"),
+    "redact": _l("Removed by an administrator"),
+}
+
+
+def review_status_label(status: str) -> str:
+    """Where a flagged response or a comment stands in review, in words."""
+    return str(REVIEW_STATUS_LABELS.get(status, status))

@@ -8,13 +8,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from survey.core import figures, review
+from survey.core import figures
 from survey.core.db import db, write_transaction
 from survey.core.errors import NotFound, ValidationError
 from survey.core.models import Agency, FollowUp
 from survey.core.periods import Period, local_today
 from survey.core.results import dashboard, followups, queries
-from survey.web.access import ADMIN, MANAGERS, READERS, filter_visible, require_agency
+from survey.web.access import MANAGERS, READERS, filter_visible, require_agency
 from survey.web.i18n import current_locale, number
 from survey.web.messages import message_for
 from survey.web.period_picker import PeriodPick, pick_period
@@ -26,10 +26,6 @@ POLICY = {
     "dashboard.index": READERS,
     "dashboard.agency": READERS,
     "dashboard.desk": READERS,
-    "dashboard.queue": READERS,
-    "dashboard.review_flag": MANAGERS,
-    "dashboard.moderate_comment": MANAGERS,
-    "dashboard.redact_comment": ADMIN,
     "dashboard.follow_ups": READERS,
     "dashboard.follow_up_save": MANAGERS,
 }
@@ -127,67 +123,6 @@ def desk(code: str, desk_id: int):
                            change=board.change, captions=captions), pick.status
 
 
-@bp.get("/<code>/antrean/<kind>")
-def queue(code: str, kind: str):
-    agency = require_agency(db.session, current_user, code)
-    if kind not in ("flag", "comment"):
-        abort(404)
-    period = _period(agency)
-    items = review.queue(db.session, kind, _desk_ids(agency), period.start, period.end,
-                         pending_only=request.args.get("all") != "1")
-    return render_template("dashboard/queue.html", agency=agency, kind=kind, items=items,
-                           period=period, can_manage=current_user.role in MANAGERS,
-                           can_redact=current_user.role in ADMIN)
-
-
-def _decide(code: str, response_id: int, action):
-    agency = require_agency(db.session, current_user, code)
-    try:
-        with write_transaction(db.session):
-            action(db.session, response_id, request.form.get("decision", ""),
-                   request.form.get("reason", ""), current_user,
-                   desk_ids=set(_desk_ids(agency)))
-    except NotFound:
-        abort(404)
-    except ValidationError as exc:
-        flash(_("Not saved: %(reason)s", reason=message_for(exc)))
-    else:
-        flash(_("Decision saved."))
-    return redirect(request.referrer or url_for("dashboard.agency", code=code), code=303)
-
-
-@bp.post("/<code>/tinjau/<int(max=9223372036854775807):response_id>")
-def review_flag(code: str, response_id: int):
-    return _decide(code, response_id, review.review_flag)
-
-
-@bp.post("/<code>/komentar/<int(max=9223372036854775807):response_id>")
-def moderate_comment(code: str, response_id: int):
-    return _decide(code, response_id, review.moderate_comment)
-
-
-@bp.post("/<code>/komentar/<int(max=9223372036854775807):response_id>/hapus")
-def redact_comment(code: str, response_id: int):
-    """An administrator removes a comment for good (e.g. a personal number the mask
-    missed); the reason is recorded and the hash chain still verifies."""
-    agency = require_agency(db.session, current_user, code)
-    try:
-        with write_transaction(db.session):
-            deleted = review.redact_comment(db.session, response_id,
-                                            request.form.get("reason", ""), current_user,
-                                            desk_ids=set(_desk_ids(agency)))
-    except NotFound:
-        abort(404)
-    except ValidationError as exc:
-        flash(_("Not saved: %(reason)s", reason=message_for(exc)))
-    else:
-        flash(_("The comment was removed.") if deleted else _(
-            "The comment was removed from every page and export. It was recorded before "
-            "comments could be deleted, so its text stays in the database, where the "
-            "tamper-evidence covers it."))
-    return redirect(request.referrer or url_for("dashboard.agency", code=code), code=303)
-
-
 @bp.get("/<code>/rtl")
 def follow_ups(code: str):
     agency = require_agency(db.session, current_user, code)
@@ -221,7 +156,7 @@ def follow_up_save(code: str):
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash(_("Not saved: %(reason)s", reason=str(exc)))
+        flash(_("Not saved: %(reason)s", reason=message_for(exc)))
     else:
         flash(_("Follow-up plan saved."))
     return redirect(url_for("dashboard.follow_ups", code=code, period=period.key), code=303)
