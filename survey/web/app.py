@@ -19,7 +19,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from survey.core import models  # noqa: F401  (the tables on the metadata)
-from survey.core.config import check_secret_key, defaults, from_environment
+from survey.core.config import (
+    check_secret_key,
+    defaults,
+    from_environment,
+    public_base_url,
+)
 from survey.core.db import configure_engine, db
 from survey.web import access, health, i18n, labels, security
 from survey.web.admin import views as admin_views
@@ -75,6 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(from_environment(os.environ))
     app.config.update(test_config)
     check_secret_key(app.config, debug=app.debug, testing=app.testing)
+    app.config["PUBLIC_BASE_URL"] = public_base_url(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
 
     secure = app.config["PUBLIC_BASE_URL"].startswith("https://") and not app.debug
