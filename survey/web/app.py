@@ -121,7 +121,8 @@ def _init_extensions(app: Flask) -> None:
         public_url=public_url)
     app.jinja_env.filters["num"] = i18n.number
     app.jinja_env.filters["pct"] = i18n.percent
-    app.jinja_env.filters["moment"] = i18n.moment
+    app.jinja_env.filters["local_time"] = app.jinja_env.filters["moment"] = i18n.local_time
+    app.jinja_env.filters["long_date"] = i18n.long_date
     with app.app_context():
         configure_engine(db.engine)
 

@@ -3,6 +3,8 @@ Every view resolves the agency through `require_agency`, so another agency's dat
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -44,6 +46,11 @@ def _period(agency: Agency) -> Period:
         abort(400, description=str(exc))
 
 
+def _provisional(period: Period, today: date) -> date | None:
+    """The period's last day while it runs (its figures are provisional), else None."""
+    return period.end if period.end >= today else None
+
+
 def _desk_ids(agency: Agency) -> list[int]:
     return [d.id for d in queries.agency_scope(db.session, agency).desks]
 
@@ -80,9 +87,12 @@ def agency(code: str):
     svg["arrivals"], svg["means"] = figures.arrival_charts(
         board.arrivals, weekdays, lambda v: number(v, 0), number,
         (_("Responses by weekday and hour"), _("Mean score (1-4) by weekday and hour")))
+    today = local_today(agency.timezone)
     return render_template("dashboard/agency.html", board=board, svg=svg, names=names,
                            weekdays=weekdays, locale=locale,
-                           can_manage=current_user.role in MANAGERS)
+                           can_manage=current_user.role in MANAGERS,
+                           provisional=_provisional(period, today),
+                           overdue=followups.overdue_ids(board.follow_ups, today))
 
 
 @bp.get("/<code>/loket/<int:desk_id>")
@@ -104,7 +114,8 @@ def desk(code: str, desk_id: int):
     return render_template("dashboard/desk.html", agency=agency, desk=board.desk,
                            ref=board.ref, period=period, estimate=board.estimate,
                            points=board.points, svg=svg, names=names,
-                           comments=board.comments, locale=locale)
+                           comments=board.comments, locale=locale,
+                           provisional=_provisional(period, local_today(agency.timezone)))
 
 
 @bp.get("/<code>/antrean/<kind>")
@@ -181,7 +192,8 @@ def follow_ups(code: str):
                            items=items, weakest=board_weakest, elements=elements,
                            editing=editing, statuses=followups.STATUSES,
                            can_manage=current_user.role in MANAGERS,
-                           locale=current_locale())
+                           locale=current_locale(),
+                           overdue=followups.overdue_ids(items, local_today(agency.timezone)))
 
 
 @bp.post("/<code>/rtl")
