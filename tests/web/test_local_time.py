@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
-from support.factories import desk, make_user
+from support.factories import desk, fill, make_user
 from support.web import csrf_from, enrol_kiosk, get, login, text
 
 from survey.core.db import db
@@ -82,3 +82,11 @@ def test_kiosks_and_api_tokens_in_local_time(client, east):
     db.session.commit()
     page = text(get(client, f"/admin/pengguna/{admin.id}"))
     assert page.count("5 Des 2026 03.00 WIB") == 2  # expires, last used
+
+
+def test_the_review_queue_dates_responses_in_indonesian(client, org):
+    fill(org, per_desk=4, flagged=1)  # 14 May 2024, 10:00 in Jakarta
+    make_user(org, "m@x.go.id", "agency_manager", ["KEC-A"])
+    login(client, "m@x.go.id")
+    page = text(get(client, "/dashboard/KEC-A/antrean/flag?period=2024-05"))
+    assert "14 Mei 2024 10.00" in page and "2024-05-14" not in page
