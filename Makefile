@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app survey
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The app builds its printed and encoded address (QR codes, posters, tickets) from these
+# unless PUBLIC_BASE_URL is set.
+export HOST PORT
 
 .PHONY: run test install install-dev lint translations bench clean
 

@@ -44,19 +44,18 @@ def init_command() -> None:
 @user_errors
 def demo_command(end_month: str | None, seed: int) -> None:
     """Seed a Mal Pelayanan Publik with four agencies and six months of responses."""
-    if end_month:
-        end = parse_month(end_month)
-    else:
-        end = add_months(local_today(current_app.config["TIMEZONE"]), -1)
+    today = local_today(current_app.config["TIMEZONE"])
+    end = parse_month(end_month) if end_month else add_months(today, -1)
     with write_transaction(db.session):
-        counts = seed_demo(db.session, end, seed)
+        counts = seed_demo(db.session, end, seed, today=today)
     if not counts:
         total = db.session.scalar(select(func.count()).select_from(Response))
         click.echo(f"Demo data already present ({total} responses); nothing changed.")
         return
     click.echo(
         f"Demo seeded: {counts['agencies']} agencies, {counts['desks']} desks, "
-        f"{counts['services']} services, {counts['responses']} responses."
+        f"{counts['services']} services, {counts['responses']} responses; "
+        f"{counts['closed']} periods that have ended closed and published."
     )
     click.echo(f"Demo accounts (password {DEMO_PASSWORD!r}): "
                + ", ".join(email for _role, email, _agencies in DEMO_USERS))

@@ -22,7 +22,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": DEFAULT_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(Path(instance_path) / "survey.sqlite"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
+        # Empty: http://HOST:PORT (what `make run HOST=... PORT=...` serves on), so that
+        # QR codes and printed links of a local run point where it listens.
+        "PUBLIC_BASE_URL": "",
+        "HOST": "127.0.0.1",
+        "PORT": 5000,
         "TIMEZONE": "Asia/Jakarta",
         "BABEL_DEFAULT_LOCALE": "id",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Jakarta",
@@ -69,6 +73,8 @@ ENVIRONMENT: dict[str, Any] = {
     "SECRET_KEY": str,
     "DATABASE_URL": str,
     "PUBLIC_BASE_URL": str,
+    "HOST": str,
+    "PORT": int,
     "TIMEZONE": str,
     "RATELIMIT_STORAGE_URI": str,
     "RATELIMIT_KEY_PREFIX": str,  # several installations sharing one Redis
@@ -114,6 +120,21 @@ def from_environment(environ: os._Environ | dict[str, str]) -> dict[str, Any]:
     if "DATABASE_URL" in values:
         values["SQLALCHEMY_DATABASE_URI"] = database_uri(values.pop("DATABASE_URL"))
     return values
+
+
+def public_base_url(config: dict[str, Any]) -> str:
+    """The address printed and encoded in QR codes, posters, tickets and the badge code:
+    PUBLIC_BASE_URL when set, else where the server listens (HOST and PORT, as `make run`
+    passes them); a wildcard host is reached locally as 127.0.0.1."""
+    configured = str(config.get("PUBLIC_BASE_URL") or "").strip()
+    if configured:
+        return configured.rstrip("/")
+    host = str(config.get("HOST") or "127.0.0.1").strip()
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{int(config.get('PORT') or 5000)}"
 
 
 def database_uri(url: str) -> str:

@@ -11,13 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey.core import ledger
-from survey.core.models import Agency, Element, Questionnaire
+from survey.core.db import utcnow
+from survey.core.models import Agency, Element, Questionnaire, ReportingPeriod
 from survey.core.org import agencies, users, volumes
 from survey.core.org import desks as org_desks
+from survey.core.org import periods as org_periods
 from survey.core.org import services as org_services
-from survey.core.periods import add_months
+from survey.core.periods import add_months, parse_period
 from survey.core.profile import AGE_BANDS, EDUCATIONS, OCCUPATIONS
 from survey.core.responses import NewResponse, record_responses
+from survey.core.results import published
 from survey.ikm.standards import STANDARDS, Standard
 
 
@@ -163,10 +166,13 @@ def demo_exists(session: Session) -> bool:
     return session.scalar(select(Agency.id).where(Agency.code == DEMO_ROOT)) is not None
 
 
-def seed_demo(session: Session, end_month: date, seed: int = 20171) -> dict[str, int]:
+def seed_demo(session: Session, end_month: date, seed: int = 20171,
+              today: date | None = None) -> dict[str, int]:
     """One Mal Pelayanan Publik with four agencies, twelve desks, their services, monthly
     service volumes, six months of responses ending with `end_month`, and demo users.
-    Every change goes through the core like an operator's (audited, actor "cli").
+    Every change goes through the core like an operator's (audited, actor "cli"). With
+    `today` (the site's date), the demo's periods that have ended by then are closed, so
+    that the public pages show published results as an agency's would.
 
     Idempotent: when the demo agency exists, nothing is changed. The caller commits."""
     if demo_exists(session):
@@ -207,7 +213,30 @@ def seed_demo(session: Session, end_month: date, seed: int = 20171) -> dict[str,
         users.create_user(session, email, DEMO_PASSWORD, role, codes, name=email.split("@")[0],
                           actor=None)
     counts["users"] = len(DEMO_USERS)
+    if today is not None:
+        counts["closed"] = len(close_ended_periods(session, months, today))
     return counts
+
+
+def close_ended_periods(session: Session, months: list[date], today: date) -> list[str]:
+    """Close (publish and seal) the demo's months that have ended, and the quarters and
+    semesters that have ended and lie wholly within the demo months; returns their keys."""
+    covered = set(months)
+    spans = [parse_period(f"{m:%Y-%m}") for m in months]
+    for m in months:
+        spans.append(parse_period(f"{m.year}-Q{(m.month - 1) // 3 + 1}"))
+        spans.append(parse_period(f"{m.year}-S{1 if m.month <= 6 else 2}"))
+    keys = []
+    for span in sorted(set(spans)):
+        if span.end >= today or not set(span.months()) <= covered:
+            continue
+        row = session.scalar(select(ReportingPeriod).where(ReportingPeriod.key == span.key))
+        if row is None:
+            row = org_periods.create_period(session, span.key, actor=None)
+        if row.closed_at is None:
+            published.close_period(session, row, utcnow(), today, actor=None)
+            keys.append(span.key)
+    return keys
 
 
 def _demo_responses(rng, desk, spec: DemoDesk, services, months, n) -> list[NewResponse]:

@@ -19,7 +19,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from survey.core import models  # noqa: F401  (the tables on the metadata)
-from survey.core.config import check_secret_key, defaults, from_environment
+from survey.core.config import (
+    check_secret_key,
+    defaults,
+    from_environment,
+    public_base_url,
+)
 from survey.core.db import configure_engine, db
 from survey.web import access, health, i18n, labels, navigation, period_picker, security
 from survey.web.admin import views as admin_views
@@ -75,6 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(from_environment(os.environ))
     app.config.update(test_config)
     check_secret_key(app.config, debug=app.debug, testing=app.testing)
+    app.config["PUBLIC_BASE_URL"] = public_base_url(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
 
     secure = app.config["PUBLIC_BASE_URL"].startswith("https://") and not app.debug
@@ -117,7 +123,8 @@ def _init_extensions(app: Flask) -> None:
         public_url=public_url)
     app.jinja_env.filters["num"] = i18n.number
     app.jinja_env.filters["pct"] = i18n.percent
-    app.jinja_env.filters["moment"] = i18n.moment
+    app.jinja_env.filters["local_time"] = app.jinja_env.filters["moment"] = i18n.local_time
+    app.jinja_env.filters["long_date"] = i18n.long_date
     with app.app_context():
         configure_engine(db.engine)
 

@@ -3,15 +3,14 @@ cookie so that a citizen who switched once keeps their language on every page.""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from flask import Blueprint, current_app, g, redirect, request
 from flask_babel import get_locale
 
+from survey.core import localtime
 from survey.ikm.standards import display_decimal
 
 bp = Blueprint("i18n", __name__)
@@ -94,17 +93,19 @@ def percent(value: float | None, places: int = 1) -> str:
     return "—" if value is None else number(100 * value, places) + "%"
 
 
-# The names people use for Indonesia's zones.
-ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Pontianak": "WIB", "Asia/Makassar": "WITA",
-              "Asia/Jayapura": "WIT"}
+def local_time(value: datetime | None, timezone: str | None = None, long: bool = False) -> str:
+    """A stored (UTC) time as people read it: in the agency's zone (`timezone`, e.g.
+    `agency.timezone`) or else the site's, in the visitor's language, with the zone's
+    name: 4 Des 2026 22.40 WIB. The Jinja filter `local_time` (and its older name
+    `moment`)."""
+    return localtime.local_time(value, timezone or site_timezone(), current_locale(),
+                                long=long)
 
 
-def moment(value: datetime | None, timezone: str | None = None) -> str:
-    """A stored (UTC) time as people read it: in the site's zone (or `timezone`), in the
-    visitor's language, with the zone's name: 4 Des 2026 22.40 WIB."""
-    if value is None:
-        return "—"
-    zone = timezone or site_timezone()
-    text = format_datetime(value, "d MMM y HH.mm" if current_locale() == "id" else
-                           "d MMM y HH:mm", tzinfo=ZoneInfo(zone), locale=current_locale())
-    return f"{text} {ZONE_NAMES.get(zone, zone)}"
+moment = local_time
+
+
+def long_date(day: date | None) -> str:
+    """A day with its month written out in the visitor's language: 5 Desember 2026 (the
+    Jinja filter `long_date`)."""
+    return localtime.long_date(day, current_locale())

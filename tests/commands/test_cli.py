@@ -15,11 +15,13 @@ from survey.core.models import (
     ChainEntry,
     Desk,
     Questionnaire,
+    ReportingPeriod,
     Response,
     Service,
     ServiceVolume,
     User,
 )
+from survey.core.periods import add_months, local_today
 
 
 def count(app, model) -> int:
@@ -254,6 +256,34 @@ def test_demo_seeds_a_mall_and_is_idempotent(app, runner):
     again = ok(runner, "demo", "--end-month", "2024-06")
     assert "nothing changed" in again
     assert {m.__name__: count(app, m) for m in (Agency, Desk, Response, Answer, User)} == before
+
+
+def test_demo_publishes_its_periods_that_have_ended(app, runner):
+    """The demo closes what an agency would have closed, so that every public page shows
+    published results instead of "no results yet"."""
+    out = ok(runner, "demo", "--end-month", "2024-06")
+    assert "9 periods that have ended closed and published" in out
+    with app.app_context():
+        closed = dict(db.session.execute(
+            select(ReportingPeriod.key, ReportingPeriod.closed_at)).tuples().all())
+    assert sorted(closed) == ["2024-01", "2024-02", "2024-03", "2024-04", "2024-05",
+                              "2024-06", "2024-Q1", "2024-Q2", "2024-S1"]
+    assert all(closed.values())
+    client = app.test_client()
+    for code in ("DUKCAPIL", "DPMPTSP", "SAMSAT", "IMIGRASI", "MPP-HARAPAN"):
+        page = client.get(f"/publik/{code}?lang=en").get_data(as_text=True)
+        assert "No results have been published yet" not in page, code
+        assert "Community Satisfaction Index (IKM) · June 2024" in page, code
+
+
+def test_demo_leaves_the_running_month_open(app, runner):
+    with app.app_context():
+        today = local_today(app.config["TIMEZONE"])
+    ok(runner, "demo", "--end-month", f"{today:%Y-%m}")
+    with app.app_context():
+        keys = set(db.session.scalars(select(ReportingPeriod.key)))
+    assert f"{today:%Y-%m}" not in keys  # not over yet: nothing to publish
+    assert f"{add_months(today, -1):%Y-%m}" in keys
 
 
 def test_demo_masks_phone_numbers_in_comments(app, runner):

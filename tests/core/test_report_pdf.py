@@ -117,3 +117,38 @@ def test_report_without_responses_or_head_of_unit(org, tmp_path):
         assert heading in text, heading
     assert "belum dapat disimpulkan" in text
     assert "NIP. ......" in text and "(......" in text  # blank lines to sign by hand
+
+
+def test_the_report_is_dated_in_the_agency_zone(filled):
+    late = datetime(2024, 5, 31, 20, 0, tzinfo=UTC)  # already 1 June, 03.00, in Jakarta
+    html = render_html(board_for("2024-04"), [], late)
+    assert "Dibuat pada 1 Juni 2024 pukul 03.00 WIB" in html
+    assert "31 Mei 2024</p>\n<p>Kepala" not in html and "1 Juni 2024</p>" in html
+
+
+def test_a_report_of_a_running_period_says_it_is_provisional(filled, tmp_path):
+    during = datetime(2024, 5, 20, 3, 0, tzinfo=UTC)
+    text = text_of(render_pdf(board_for(), [], during), tmp_path)
+    notice = "SEMENTARA / PROVISIONAL: periode berlangsung sampai 31 Mei 2024"
+    assert text.count(notice) >= 3  # the cover and the header of every other page
+    # the last day of the period is still provisional; the day after it is not
+    last_day = datetime(2024, 5, 31, 3, 0, tzinfo=UTC)
+    assert "PROVISIONAL" in render_html(board_for(), [], last_day)
+    assert "PROVISIONAL" not in render_html(board_for(), [], GENERATED)
+
+
+def test_overdue_follow_up_actions_are_marked_in_the_report(filled):
+    agency = get_agency(db.session, "KEC-A")
+    for status in ("in_progress", "done", "cancelled"):
+        db.session.add(FollowUp(agency_id=agency.id, period="2024-05", element_code="U5",
+                                action=f"Kegiatan {status}", owner="Kasi Pelayanan",
+                                due_date=date(2024, 9, 30), status=status))
+    db.session.commit()
+    before = render_html(board_for(), [], datetime(2024, 9, 30, 10, tzinfo=UTC))
+    assert "Terlambat" not in before  # due today is not late
+    after = render_html(board_for(), [], datetime(2024, 9, 30, 18, tzinfo=UTC))  # 1 Oct WIB
+    rows = re.findall(r"<tr>(.*?)</tr>", after)
+    late = [r for r in rows if "(Terlambat)" in r]
+    assert len(late) == 2  # the planned and the in-progress one; not done nor cancelled
+    assert any(ACTION in r for r in late) and any("Kegiatan in_progress" in r for r in late)
+    assert "Sebanyak 2 kegiatan telah melewati batas waktunya" in after

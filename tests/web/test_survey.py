@@ -126,6 +126,34 @@ def test_missing_answer_rerenders_with_message_and_stores_nothing(org, client):
     assert stored() == 0
 
 
+def test_the_error_summary_names_each_unanswered_question_and_links_to_it(org, client):
+    url = f"/s/{desk().slug}"
+    blank, hidden = open_form(client, url)
+    elements = re.findall(r'<fieldset class="q" id="q-(U\d+)">\s*<legend><b>(\d+)\.</b>',
+                          blank)
+    assert [code for code, _n in elements] == [f"U{i}" for i in range(1, 10)]
+    data = {**hidden, **answers(4)}
+    del data["U2"], data["U7"]  # and no service
+    page = client.post(url, data=data)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    summary = re.search(r'<div class="errors" role="alert"[^>]*>(.*?)</div>', html, re.S)
+    items = re.findall(r'<li><a href="#([^"]+)">([^<]+)</a></li>', summary.group(1))
+    assert [target for target, _text in items] == ["q-U2", "q-U7", "q-service"]
+    assert items[0][1] == "Pertanyaan 2 (Sistem, Mekanisme, dan Prosedur): Silakan pilih jawaban."
+    assert items[1][1].startswith("Pertanyaan 7 (") and items[1][1] != items[0][1]
+    assert items[2][1] == "Layanan yang Anda terima: Silakan pilih layanan yang Anda terima."
+    for code in ("U2", "U7"):  # each target is the question's fieldset, with its own error
+        fieldset = re.search(rf'<fieldset class="q invalid" id="q-{code}" '
+                             rf'aria-describedby="e-{code}">(.*?)</fieldset>', html, re.S)
+        assert fieldset and f'<p class="err" id="e-{code}">Silakan pilih jawaban.</p>' in \
+            fieldset.group(1)
+    assert html.count("Silakan pilih jawaban.") == 4  # twice in the summary, once each
+    assert len(html.encode()) - len(blank.encode()) < 2048  # the page stays light
+    assert "<script" not in summary.group(1)  # plain links: works without JavaScript
+    assert stored() == 0
+
+
 def test_validation_messages_in_english(org, client):
     client.get("/bahasa/en")
     url = f"/s/{desk().slug}"

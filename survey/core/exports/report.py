@@ -23,7 +23,9 @@ from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from survey.core import figures
+from survey.core.localtime import local_date, local_time
 from survey.core.results.dashboard import Dashboard
+from survey.core.results.followups import overdue_ids
 from survey.ikm.engine import Estimate
 from survey.ikm.standards import display_decimal, get_standard
 
@@ -151,7 +153,9 @@ def _charts(board: Dashboard, names: dict[str, str]) -> dict[str, str]:
 
 def report_context(board: Dashboard, comments: Sequence[tuple[str, str]],
                    generated_at: datetime) -> dict[str, Any]:
-    """Everything the template prints, already chosen (no statistics here)."""
+    """Everything the template prints, already chosen (no statistics here). Whether the
+    period is still running (a provisional report) and which actions are overdue are
+    judged on the day `generated_at` falls on in the agency's zone."""
     std = get_standard(board.scope.questionnaire.standard)
     names = {e.code: e.name_id for e in board.scope.questionnaire.elements}
     est: Estimate | None = board.estimate
@@ -159,6 +163,8 @@ def report_context(board: Dashboard, comments: Sequence[tuple[str, str]],
     desk_estimates = [r.estimate for r in board.desks if r.estimate is not None]
     short = [r for r in board.desks if r.estimate is not None
              and r.estimate.sample_adequate is False]
+    zone = board.agency.timezone
+    today = local_date(generated_at, zone)
     weights_text = (f"1/{len(std.elements)} (tepat)" if board.result.weights == "exact"
                     else f"{board.result.weights} per unsur, seperti laporan manual")
     return {
@@ -180,7 +186,11 @@ def report_context(board: Dashboard, comments: Sequence[tuple[str, str]],
         "short_desks": short,
         "comments": list(comments),
         "generated_at": generated_at,
-        "generated_day": date_id(generated_at.date()),
+        # The agency's own calendar and clock, not the server's (UTC).
+        "generated_day": date_id(today),
+        "generated_time": local_time(generated_at, zone, "id", long=True),
+        "provisional": date_id(board.period.end) if board.period.end >= today else None,
+        "overdue": overdue_ids(board.follow_ups, today),
         "svg": _charts(board, names),
     }
 

@@ -18,6 +18,17 @@ from survey.ikm.engine import ElementEstimate
 
 STATUSES = FOLLOW_UP_STATUSES
 TEXT_MAX = 2000
+OPEN_STATUSES = ("planned", "in_progress")  # not done, not cancelled: still owed
+
+
+def is_overdue(item: FollowUp, today: date) -> bool:
+    """Past its due date (`today` is the agency's local date) and still owed."""
+    return (item.due_date is not None and item.due_date < today
+            and item.status in OPEN_STATUSES)
+
+
+def overdue_ids(items: list[FollowUp], today: date) -> set[int]:
+    return {item.id for item in items if is_overdue(item, today)}
 
 
 def for_period(session: Session, agency: Agency, period: Period) -> list[FollowUp]:

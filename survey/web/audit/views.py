@@ -12,6 +12,7 @@ from flask import (
     request,
     stream_with_context,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -32,7 +33,8 @@ POLICY = {
     "audit.log": ("admin", "auditor"),
 }
 LOG_PAGE = 100
-MIMETYPES = {"csv": "text/csv; charset=utf-8", "xlsx":
+# Flask adds "; charset=utf-8" to a text/* mimetype itself: naming it here sent it twice.
+MIMETYPES = {"csv": "text/csv", "xlsx":
              "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
              "pdf": "application/pdf", "bundle": "application/zip"}
 
@@ -41,10 +43,17 @@ MIMETYPES = {"csv": "text/csv; charset=utf-8", "xlsx":
 def index():
     agencies = filter_visible(db.session, current_user,
                               db.session.scalars(select(Agency).order_by(Agency.code)))
-    period = (request.args.get("period")
+    period = (request.args.get("period", "").strip()
               or current_period("semester", local_today(site_timezone())).key)
+    error = None
+    try:
+        period = parse_period(period).key
+    except PeriodError:
+        # The page stays, with the form to correct the key; no link would work, so none.
+        error = _("%(period)s is not a period. Use a period key such as 2024, 2024-S1, "
+                  "2024-Q3 or 2024-05.", period=period)
     return render_template("audit/index.html", agencies=agencies, period=period,
-                           formats=service.FORMATS)
+                           formats=service.FORMATS, error=error), 422 if error else 200
 
 
 @bp.get("/ekspor/<code>.<fmt>")

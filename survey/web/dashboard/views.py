@@ -3,6 +3,8 @@ Every view resolves the agency through `require_agency`, so another agency's dat
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -46,6 +48,11 @@ def _period(agency: Agency) -> Period:
     if pick.error:
         abort(400, description=pick.error)
     return pick.period
+
+
+def _provisional(period: Period, today: date) -> date | None:
+    """The period's last day while it runs (its figures are provisional), else None."""
+    return period.end if period.end >= today else None
 
 
 def _desk_ids(agency: Agency) -> list[int]:
@@ -94,9 +101,12 @@ def agency(code: str):
     svg["arrivals"], svg["means"] = figures.arrival_charts(
         board.arrivals, weekdays, lambda v: number(v, 0), number,
         (captions["arrivals"], captions["means"]))
+    today = local_today(agency.timezone)
     return render_template("dashboard/agency.html", board=board, svg=svg, names=names,
                            weekdays=weekdays, locale=locale, pick=pick, captions=captions,
-                           can_manage=current_user.role in MANAGERS), pick.status
+                           can_manage=current_user.role in MANAGERS,
+                           provisional=_provisional(pick.period, today),
+                           overdue=followups.overdue_ids(board.follow_ups, today)), pick.status
 
 
 @bp.get("/<code>/loket/<int:desk_id>")
@@ -120,7 +130,9 @@ def desk(code: str, desk_id: int):
                            ref=board.ref, period=period, estimate=board.estimate,
                            points=board.points, svg=svg, names=names,
                            comments=board.comments, locale=locale, pick=pick,
-                           change=board.change, captions=captions), pick.status
+                           change=board.change, captions=captions,
+                           provisional=_provisional(period, local_today(agency.timezone))
+                           ), pick.status
 
 
 @bp.get("/<code>/rtl")
@@ -137,7 +149,9 @@ def follow_ups(code: str):
                            items=items, weakest=board_weakest, elements=elements,
                            editing=editing, statuses=followups.STATUSES,
                            can_manage=current_user.role in MANAGERS,
-                           locale=current_locale(), pick=pick), pick.status
+                           locale=current_locale(), pick=pick,
+                           overdue=followups.overdue_ids(items, local_today(agency.timezone))
+                           ), pick.status
 
 
 @bp.post("/<code>/rtl")

@@ -8,6 +8,8 @@ from survey.core.db import db
 from survey.core.errors import NotFound
 from survey.core.models import Agency
 from survey.core.org.agencies import get_agency
+from survey.core.periods import local_today
+from survey.core.results.followups import overdue_ids
 from survey.core.results.published import public_results
 from survey.web.access import PUBLIC
 from survey.web.i18n import current_locale, number
@@ -26,8 +28,11 @@ def _agency(code: str) -> Agency:
 
 @bp.get("/<code>")
 def agency(code: str):
-    data = public_results(db.session, _agency(code), current_locale())
-    return render_template("published/agency.html", data=data, locale=current_locale())
+    agency = _agency(code)
+    data = public_results(db.session, agency, current_locale())
+    return render_template("published/agency.html", data=data, locale=current_locale(),
+                           overdue=overdue_ids(data.follow_ups,
+                                               local_today(agency.timezone)))
 
 
 @bp.get("/<code>/badge.svg")
