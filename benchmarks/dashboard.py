@@ -311,7 +311,8 @@ def headline(kind: str, html: str) -> Any:
         comments = re.search(r'/antrean/comment[^"]*">([^<]*)</a>', html)
         return [*counts_table(html), [comments.group(1) if comments else "?"]]
     if kind == "desk":
-        return re.findall(r" n = ([^ <]+)", html) + re.findall(r"<td>([^<]*)</td>", html)
+        return re.findall(r'class="card respondents"><h3>[^<]*</h3><p class="value small">'
+                          r'([^<]+)<', html) + re.findall(r"<td[^>]*>([^<]*)</td>", html)
     if kind == "public":
         return re.findall(r'<p class="big"><strong>([^<]*)</strong>', html) + re.findall(
             r"<td>([^<]*)</td>", html)[:18]

@@ -196,20 +196,16 @@ def last_closed(kind: str, today: date) -> Period:
     return current_period(kind, today).previous()
 
 
-def period_choices(first: date | None, today: date, shown: Period | None = None
-                   ) -> list[tuple[str, list[Period]]]:
+def period_choices(first: date | None, today: date) -> list[tuple[str, list[Period]]]:
     """The periods a reader can pick, newest first, grouped by kind: every year,
-    semester and quarter from the year of the first data (`first`, else this year) to
-    this year, and the months of this year, the last, and the year of the `shown` one."""
+    semester, quarter and month from the year of the first data (`first`, else this
+    year) to this year, up to the one running today."""
     years = range(today.year, min(first or today, today).year - 1, -1)
-    month_years = sorted({y for y in (today.year, today.year - 1,
-                                      shown.start.year if shown else today.year)
-                          if 1 <= y <= today.year}, reverse=True)
     groups: list[tuple[str, list[Period]]] = [
         ("year", [parse_period(f"{y}") for y in years]),
         ("semester", [parse_period(f"{y}-S{s}") for y in years for s in (2, 1)]),
         ("quarter", [parse_period(f"{y}-Q{q}") for y in years for q in (4, 3, 2, 1)]),
-        ("month", [parse_period(f"{y:04d}-{m:02d}") for y in month_years
+        ("month", [parse_period(f"{y:04d}-{m:02d}") for y in years
                    for m in range(12, 0, -1)]),
     ]
     return [(kind, [p for p in periods if p.start <= today]) for kind, periods in groups]

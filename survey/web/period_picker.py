@@ -71,7 +71,7 @@ def pick_period(args: Mapping[str, str], default: Period, first: date | None,
                  if exc.code == "range_incomplete" else period_message(exc))
         error += " " + _("Showing %(period)s instead.", period=default.label(current_locale()))
         period = default
-    choices = period_choices(first, today, period)
+    choices = period_choices(first, today)
     if not any(p == period for _kind, periods in choices for p in periods):
         choices.insert(0, ("shown", [period]))  # e.g. a range, or a year before the data
     if not error or not (start or end):

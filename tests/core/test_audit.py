@@ -95,7 +95,7 @@ def test_export_then_ikm_compute_equals_report_and_dashboard(org, auditor, runne
                                         ).output)
     assert_same_results(computed, reported)
     board = auditor.get("/dashboard/KEC-A?period=2024-05").get_data(as_text=True)
-    headline = re.search(r'<span class="value">([^<]+)</span>', board).group(1)
+    headline = re.search(r'<p class="value">([^<]+)</p>', board).group(1)
     from survey.ikm.standards import display_decimal
 
     assert headline == str(display_decimal(computed["results"][0]["ikm_converted"])

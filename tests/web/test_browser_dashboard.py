@@ -52,10 +52,10 @@ def test_manager_reads_the_dashboard_in_a_browser(app, org, runner, tmp_path):
         page.wait_for_url(f"{base}/dashboard/KEC-A")
         page.screenshot(path=str(ARTIFACTS / "dashboard-default.png"), full_page=True)
 
-        page.get_by_role("textbox", name="Periode").fill("2024-05")
-        page.get_by_role("button", name="Tampilkan").click()
+        page.get_by_role("combobox", name="Periode").select_option("2024-05")
+        page.get_by_role("button", name="Tampilkan", exact=True).click()
         page.wait_for_url("**period=2024-05")
-        headline = page.locator(".headline .value").inner_text()
+        headline = page.locator(".card.main .value").inner_text()
         assert headline == id_number(expected[None]["ikm_converted"])
         assert "Mei 2024" in page.inner_text("h2#headline")
         assert page.locator("svg.chart").count() >= 5
@@ -63,7 +63,16 @@ def test_manager_reads_the_dashboard_in_a_browser(app, org, runner, tmp_path):
 
         page.get_by_role("link", name="Loket 2").first.click()
         page.wait_for_url(f"**/dashboard/KEC-A/loket/{desk('L2').id}?period=2024-05")
-        assert page.locator(".headline .value").inner_text() == id_number(
+        assert page.locator(".card.main .value").inner_text() == id_number(
             expected["L2"]["ikm_converted"])
         page.screenshot(path=str(ARTIFACTS / "dashboard-desk-L2.png"), full_page=True)
+
+        # a custom range that ends before it starts: the message, and the page stays
+        page.get_by_label("Dari tanggal").fill("2024-05-31")
+        page.get_by_label("Sampai tanggal").fill("2024-05-01")
+        page.get_by_role("button", name="Tampilkan rentang ini").click()
+        page.wait_for_url("**to=2024-05-01")
+        assert "berakhir sebelum dimulai" in page.get_by_role("alert").inner_text()
+        assert page.locator(".card.main .value").count() in (0, 1)
+        assert page.locator("h1").inner_text().startswith("Loket 2")
         browser.close()
