@@ -471,9 +471,9 @@ def run_backend(target: Target, data: Data, args: argparse.Namespace, checks: Ch
             checks.add(f"{label}: API 2025: n == SQL count", n == run.expected["2025"],
                        f"{n} vs {run.expected['2025']:,}")
         elif url.kind == "public":
-            match = re.search(r"respondents?[^:]*: ([\d.,\s\u00a0]+)</p>|"
-                              r"responden[^:]*: ([\d.,\s\u00a0]+)</p>", body)
-            n = _digits(match.group(1) or match.group(2)) if match else None
+            match = re.search(r'class="card respondents"><h3>[^<]*</h3>'
+                              r'<p class="value small">([^<]+)<', body)
+            n = _digits(match.group(1)) if match else None
             checks.add(f"{label}: public page 2025-S2: n == SQL count",
                        n == run.expected["2025-S2"], f"{n} vs {run.expected['2025-S2']:,}")
         elif url.kind == "desk":
