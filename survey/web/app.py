@@ -26,7 +26,16 @@ from survey.core.config import (
     public_base_url,
 )
 from survey.core.db import configure_engine, db
-from survey.web import access, health, i18n, labels, navigation, period_picker, security
+from survey.web import (
+    access,
+    compression,
+    health,
+    i18n,
+    labels,
+    navigation,
+    period_picker,
+    security,
+)
 from survey.web.admin import views as admin_views
 from survey.web.api import tickets as api_tickets
 from survey.web.api import views as api_views
@@ -101,6 +110,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_error_pages(app)
     app.after_request(security.headers)
+    app.after_request(compression.compress)  # runs first: the headers apply to it too
     return app
 
 

@@ -3,6 +3,7 @@ picker that never replaces the dashboard, the desks page for desk staff, the hea
 
 from __future__ import annotations
 
+import gzip
 import re
 from datetime import UTC, datetime
 
@@ -118,3 +119,22 @@ def test_desk_staff_see_qr_codes_and_print_every_poster(org, client):
     assert 'href="/loket/instansi/KEC-A/poster.pdf"' in html
     posters = client.get("/loket/instansi/KEC-A/poster.pdf")
     assert posters.status_code == 200 and posters.data.startswith(b"%PDF")
+
+
+def test_the_citizen_form_and_its_assets_travel_gzip_compressed(org, client):
+    plain = client.get("/static/app.css")
+    original = plain.data
+    plain.close()  # a static file's handle
+    zipped = client.get("/static/app.css", headers={"Accept-Encoding": "gzip, deflate"})
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    assert gzip.decompress(zipped.data) == original
+    assert len(zipped.data) < len(original) / 2
+
+    form = client.get(f"/s/{desk('L1').slug}", headers={"Accept-Encoding": "gzip"})
+    assert form.headers["Content-Encoding"] == "gzip"
+    assert 'name="U9"' in gzip.decompress(form.data).decode()
+    refused = client.get("/static/app.css", headers={"Accept-Encoding": "gzip;q=0"})
+    refused.close()
+    assert "Content-Encoding" not in refused.headers
