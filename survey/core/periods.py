@@ -20,7 +20,9 @@ _MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "A
 
 
 class PeriodError(ValueError):
-    pass
+    """Not a period; `last_year` is set when it is one that ends too late."""
+
+    last_year: int | None = None
 
 
 @dataclass(frozen=True, order=True)
@@ -123,7 +125,9 @@ def parse_period(text: str) -> Period:
     try:
         period = _parse(text)
         if period.end.year > LAST_YEAR:
-            raise PeriodError(f"period {period.key!r} ends after the year {LAST_YEAR}")
+            error = PeriodError(f"period {period.key!r} ends after the year {LAST_YEAR}")
+            error.last_year = LAST_YEAR
+            raise error
         return period
     except PeriodError:
         raise

@@ -16,7 +16,7 @@ from survey.core.periods import Period, PeriodError, local_today, parse_period
 from survey.core.results import dashboard, followups, queries
 from survey.web.access import ADMIN, MANAGERS, READERS, filter_visible, require_agency
 from survey.web.i18n import current_locale, number
-from survey.web.messages import message_for
+from survey.web.messages import bad_period, message_for
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -41,7 +41,7 @@ def _period(agency: Agency) -> Period:
     try:
         return parse_period(key)
     except PeriodError as exc:
-        abort(400, description=str(exc))
+        abort(400, description=bad_period(key, exc.last_year))
 
 
 def _desk_ids(agency: Agency) -> list[int]:
@@ -200,7 +200,7 @@ def follow_up_save(code: str):
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash(_("Not saved: %(reason)s", reason=str(exc)))
+        flash(_("Not saved: %(reason)s", reason=message_for(exc)))
     else:
         flash(_("Follow-up plan saved."))
     return redirect(url_for("dashboard.follow_ups", code=code, period=period.key), code=303)
