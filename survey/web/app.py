@@ -113,7 +113,8 @@ def _init_extensions(app: Flask) -> None:
         choice_label=labels.choice_label, status_label=labels.status_label,
         flag_labels=labels.flag_labels, channel_label=labels.channel_label,
         review_label=labels.review_label, role_label=labels.role_label,
-        action_label=labels.action_label, audit_details=labels.audit_details,
+        action_label=labels.action_label, actor_label=labels.actor_label,
+        audit_details=labels.audit_details,
         format_label=labels.format_label, granularity_label=labels.granularity_label,
         public_url=public_url)
     app.jinja_env.filters["num"] = i18n.number

@@ -165,6 +165,15 @@ def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
 
 
+# Who did it, when no signed-in user did (survey.core.audit.CLI, users.ANONYMOUS).
+ACTOR_LABELS = {"cli": _l("Operator (command line)"),
+                "anonymous": _l("Unknown (failed sign-in)")}
+
+
+def actor_label(actor: str) -> str:
+    return str(ACTOR_LABELS.get(actor, actor))
+
+
 # The keys of the audit events' details.
 DETAIL_LABELS = {
     "reason": _l("Reason"),

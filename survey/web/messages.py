@@ -122,6 +122,7 @@ MESSAGES: dict[str, Callable[..., str]] = {
     "unknown_desk_id": lambda desk, **_rest: _("There is no desk number %(desk)s.",
                                                desk=desk),
     "naive_time": lambda **_rest: _("The time of the response has no time zone."),
+    "redacted": lambda **_rest: _("This comment was removed for good."),
     "sheet_other_desk": lambda **_rest: _(
         "This sheet was already saved for another desk."),
     # service volumes
