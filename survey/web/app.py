@@ -220,6 +220,8 @@ def _register_error_pages(app: Flask) -> None:
     app.register_error_handler(OperationalError, unavailable)
     app.register_error_handler(InterfaceError, unavailable)
     app.register_error_handler(InternalServerError, internal)
+    app.register_error_handler(503, lambda error: server_error(
+        503, ERROR_TITLES[503](), ERROR_SENTENCES[503](), {"Retry-After": "30"}))
 
 
 def _kept_headers(error: HTTPException) -> dict[str, str]:

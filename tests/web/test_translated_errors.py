@@ -133,3 +133,29 @@ def test_an_error_without_a_code_is_not_shown_in_english(app):
     with app.test_request_context("/", headers={"Accept-Language": "id"}):
         assert message_for(ValidationError("something odd")) == (
             "Isian tidak dapat diterima; tidak ada yang disimpan.")
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 409, 410, 413, 429, 500, 503])
+@pytest.mark.parametrize("locale", ["id", "en"])
+def test_every_error_page_has_a_title_and_a_sentence_in_both_languages(app, status, locale):
+    """Whatever the status, the page says what happened in the visitor's language and
+    never shows Werkzeug's English description."""
+    from flask import abort
+    from werkzeug.exceptions import HTTPException, default_exceptions
+
+    from survey.web.app import ERROR_SENTENCES, ERROR_TITLES
+
+    with app.test_request_context("/x", headers={"Accept-Language": locale}):
+        app.preprocess_request()  # the locale and the signed-out user, as in a request
+        try:
+            abort(status)
+        except HTTPException as exc:
+            response = app.make_response(app.handle_user_exception(exc))
+        title, sentence = str(ERROR_TITLES[status]()), str(ERROR_SENTENCES[status]())
+    page = response.get_data(as_text=True)
+    assert response.status_code == status
+    assert f"<title>{title}" in page.replace("&#39;", "'")
+    assert sentence in page.replace("&#39;", "'")
+    assert default_exceptions[status].description not in page
+    if locale == "id":
+        assert "Please" not in page and "page" not in title.lower()
