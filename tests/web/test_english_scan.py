@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 
 import pytest
 from support.factories import desk, fill, make_user
-from support.web import get, login
+from support.web import answers, enrol_kiosk, get, login, open_form, service_id
 
 from survey.core import tickets
 from survey.core.db import db, write_transaction
@@ -227,9 +227,32 @@ def test_no_english_in_the_indonesian_pages(app, client, demo, role):
                 known_clean.add(endpoint)
             continue
         problems += [f"{role} {url}: {text}" for text in found]
+    if role == "anonymous":
+        problems += citizen_journey(app, client, data)
     assert seen >= 3, f"{role} reached only {seen} pages"
     assert not problems, "English in the Indonesian interface:\n" + "\n".join(problems)
     assert not known_clean, f"no English left on {known_clean}: remove them from KNOWN"
+
+
+def citizen_journey(app, client, data: list[str]) -> list[str]:
+    """The pages a citizen sees after answering: the thank-you page with its receipt (a
+    low score, a comment whose phone number is masked), on the QR survey and on an
+    enrolled kiosk tablet."""
+    app.config["SURVEY_MIN_FILL_SECONDS"] = 0
+    problems = []
+    a_desk = desk("L1", "KEC-A")
+    for url in (f"/s/{a_desk.slug}", f"/k/{a_desk.slug}"):
+        if url.startswith("/k/"):
+            enrol_kiosk(client, a_desk)
+        html, hidden = open_form(client, url)
+        problems += [f"anonymous {url}: {t}" for t in english_in(html, data)]
+        sent = client.post(url, data={**hidden, **answers(1), "service": service_id(html),
+                                      "comment": "Antrean lama, hubungi 081234567890"})
+        assert sent.status_code in (302, 303), (url, sent.status_code)
+        thanks = get(client, "/selesai").get_data(as_text=True)
+        assert 'lang="id"' in thanks and 'id="receipt"' in thanks and "SP4N-LAPOR" in thanks
+        problems += [f"anonymous /selesai after {url}: {t}" for t in english_in(thanks, data)]
+    return problems
 
 
 def test_the_scan_finds_english():
