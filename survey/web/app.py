@@ -21,7 +21,7 @@ from werkzeug.routing import IntegerConverter
 from survey.core import models  # noqa: F401  (the tables on the metadata)
 from survey.core.config import check_secret_key, defaults, from_environment
 from survey.core.db import configure_engine, db
-from survey.web import access, health, i18n, labels, security
+from survey.web import access, forms, health, i18n, labels, security
 from survey.web.admin import views as admin_views
 from survey.web.api import tickets as api_tickets
 from survey.web.api import views as api_views
@@ -102,6 +102,7 @@ def _init_extensions(app: Flask) -> None:
     # Before CSRF protection (which parses the body first), so its checks never see what
     # no browser sends.
     app.before_request(security.refuse_unreadable_input)
+    app.before_request(forms.use_our_wtforms_messages)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
     csrf.init_app(app)

@@ -159,3 +159,20 @@ def test_every_error_page_has_a_title_and_a_sentence_in_both_languages(app, stat
     assert default_exceptions[status].description not in page
     if locale == "id":
         assert "Please" not in page and "page" not in title.lower()
+
+
+def test_wtforms_own_messages_are_translated(admin):
+    """WTForms has no Indonesian catalogue: its messages come from ours."""
+    from support.web import submit
+
+    login(admin, "admin@skm.go.id")
+    admin.get("/bahasa/id")
+    bad_role = submit(admin, "/admin/pengguna/baru", {
+        "email": "x@a.go.id", "role": "bogus", "password": "x" * 12})
+    assert bad_role.status_code == 422 and "Pilihan tidak sah." in text(bad_role)
+    bad_service = submit(admin, "/admin/instansi/KEC-A/loket/baru", {
+        "code": "L9", "name": "X", "services": ["999"]})
+    page = text(bad_service)
+    assert bad_service.status_code == 422
+    assert "'999' bukan pilihan yang sah untuk bagian ini." in page
+    assert "not a valid choice" not in page
