@@ -234,6 +234,12 @@ def test_no_english_in_the_indonesian_pages(app, client, demo, role):
     assert not known_clean, f"no English left on {known_clean}: remove them from KNOWN"
 
 
+def html_text(response) -> str:
+    import html
+
+    return html.unescape(response.get_data(as_text=True))
+
+
 def citizen_journey(app, client, data: list[str]) -> list[str]:
     """The pages a citizen sees after answering: the thank-you page with its receipt (a
     low score, a comment whose phone number is masked), on the QR survey and on an
@@ -261,3 +267,55 @@ def test_the_scan_finds_english():
     assert not english_in("<p>Periode ditutup.</p><pre>agency,desk,month</pre>", [])
     assert not english_in("<p>Loket Service Centre</p>", ["Loket Service Centre"])
 
+
+
+def test_no_english_in_the_refusals(app, client, demo):
+    """The pages that refuse what was sent (a duplicate code, a bad file, a wrong
+    password, an option not on the list) are Indonesian too."""
+    from io import BytesIO
+
+    from support.web import csrf_from, forget_request_state, submit
+
+    def upload(url: str, data: bytes):
+        page = get(client, url)
+        forget_request_state()
+        return client.post(url, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                      "file": (BytesIO(data), "f.csv")},
+                           content_type="multipart/form-data")
+
+    client.get("/bahasa/id")
+    refused = {"sign-in": submit(client, "/auth/login", {
+        "email": "admin@skm.go.id", "password": "wrong password"})}
+    login(client, "admin@skm.go.id")
+    client.get("/bahasa/id")
+    header = "agency,desk," + ",".join(f"U{i}" for i in range(1, 10))
+    refused |= {
+        "agency": submit(client, "/admin/instansi/baru", {
+            "code": "KEC-A", "name": "X", "timezone": "Asia/Jakarta"}),
+        "user": submit(client, "/admin/pengguna/baru", {
+            "email": "x@a.go.id", "role": "bogus", "password": "short"}),
+        "desk": submit(client, "/admin/instansi/KEC-A/loket/baru", {
+            "code": "L 9", "name": "", "services": ["999"]}),
+        "volumes": upload("/admin/volume/impor",
+                          b"agency,desk,month,count\nKEC-A,L9,2024-13,-1\n"),
+        "responses": upload("/kertas/impor", f"{header}\nKEC-A,L1,{'5,' * 8}5\n".encode()),
+        "password": submit(client, "/auth/sandi", {
+            "current": "wrong password", "new": "another long password",
+            "repeat": "another long password"}),
+        "period": submit(client, "/admin/periode", {"key": "2024-S1"}),
+    }
+    said = {"sign-in": "Surel atau kata sandi salah.", "agency": "Instansi KEC-A sudah ada.",
+            "user": "Pilihan tidak sah.", "desk": "'999' bukan pilihan yang sah",
+            "volumes": "Baris 2: Instansi KEC-A tidak memiliki loket “L9”.",
+            "responses": "Baris 2, kolom U1: Nilai “5” bukan 1, 2, 3, 4 atau kosong.",
+            "password": "Kata sandi saat ini salah.", "period": "Periode 2024-S1 sudah ada."}
+    data = typed_data()
+    problems = []
+    for what, response in refused.items():
+        assert said[what] in html_text(response), what
+        assert response.status_code in (200, 401, 422), (what, response.status_code)
+        html = response.get_data(as_text=True)
+        assert 'lang="id"' in html, what
+        codes = frozenset(COLUMN_NAMES) if what in ("volumes", "responses") else frozenset()
+        problems += [f"{what}: {found}" for found in english_in(html, data, codes)]
+    assert not problems, "English in the Indonesian refusals:\n" + "\n".join(problems)
