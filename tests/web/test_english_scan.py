@@ -303,12 +303,16 @@ def test_no_english_in_the_refusals(app, client, demo):
             "current": "wrong password", "new": "another long password",
             "repeat": "another long password"}),
         "period": submit(client, "/admin/periode", {"key": "2024-S1"}),
+        "follow-up": submit(client, "/dashboard/KEC-A/rtl?period=2024-S1", {
+            "element_code": "U99", "action": "x", "owner": "y"},
+            form_url="/dashboard/KEC-A/rtl?period=2024-S1", follow_redirects=True),
     }
     said = {"sign-in": "Surel atau kata sandi salah.", "agency": "Instansi KEC-A sudah ada.",
             "user": "Pilihan tidak sah.", "desk": "'999' bukan pilihan yang sah",
             "volumes": "Baris 2: Instansi KEC-A tidak memiliki loket “L9”.",
             "responses": "Baris 2, kolom U1: Nilai “5” bukan 1, 2, 3, 4 atau kosong.",
-            "password": "Kata sandi saat ini salah.", "period": "Periode 2024-S1 sudah ada."}
+            "password": "Kata sandi saat ini salah.", "period": "Periode 2024-S1 sudah ada.",
+            "follow-up": "Pilih unsur kuesioner."}
     data = typed_data()
     problems = []
     for what, response in refused.items():
