@@ -20,9 +20,13 @@ _MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "A
 
 
 class PeriodError(ValueError):
-    """Not a period; `last_year` is set when it is one that ends too late."""
+    """A period that cannot be read. The English message is what the command line prints;
+    `code` and `params` let the web say the same in the visitor's language."""
 
-    last_year: int | None = None
+    def __init__(self, message: str, code: str = "period_not_understood", **params: object):
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True, order=True)
@@ -125,9 +129,8 @@ def parse_period(text: str) -> Period:
     try:
         period = _parse(text)
         if period.end.year > LAST_YEAR:
-            error = PeriodError(f"period {period.key!r} ends after the year {LAST_YEAR}")
-            error.last_year = LAST_YEAR
-            raise error
+            raise PeriodError(f"period {period.key!r} ends after the year {LAST_YEAR}",
+                              "period_too_late", period=period.key, year=LAST_YEAR)
         return period
     except PeriodError:
         raise

@@ -21,7 +21,7 @@ from werkzeug.routing import IntegerConverter
 from survey.core import models  # noqa: F401  (the tables on the metadata)
 from survey.core.config import check_secret_key, defaults, from_environment
 from survey.core.db import configure_engine, db
-from survey.web import access, forms, health, i18n, labels, security
+from survey.web import access, health, i18n, labels, security
 from survey.web.admin import views as admin_views
 from survey.web.api import tickets as api_tickets
 from survey.web.api import views as api_views
@@ -30,6 +30,7 @@ from survey.web.auth import views as auth_views
 from survey.web.dashboard import views as dashboard_views
 from survey.web.desks import views as desk_views
 from survey.web.extensions import babel, csrf, limiter, login_manager, migrate
+from survey.web.forms import use_our_wtforms_messages
 from survey.web.paper import views as paper_views
 from survey.web.published import views as published_views
 from survey.web.respond import views as respond_views
@@ -102,7 +103,7 @@ def _init_extensions(app: Flask) -> None:
     # Before CSRF protection (which parses the body first), so its checks never see what
     # no browser sends.
     app.before_request(security.refuse_unreadable_input)
-    app.before_request(forms.use_our_wtforms_messages)
+    app.before_request(use_our_wtforms_messages)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -112,15 +113,17 @@ def _init_extensions(app: Flask) -> None:
     app.jinja_env.globals.update(
         current_locale=i18n.current_locale, field_labels=labels.FIELD_LABELS,
         choice_label=labels.choice_label, status_label=labels.status_label,
-        flag_labels=labels.flag_labels, channel_label=labels.channel_label,
-        review_label=labels.review_label, role_label=labels.role_label,
-        action_label=labels.action_label, actor_label=labels.actor_label,
-        audit_details=labels.audit_details,
-        format_label=labels.format_label, granularity_label=labels.granularity_label,
+        flag_labels=labels.flag_labels,
         public_url=public_url)
     app.jinja_env.filters["num"] = i18n.number
     app.jinja_env.filters["pct"] = i18n.percent
     app.jinja_env.filters["moment"] = i18n.moment
+    # Display labels: no template shows a stored code (survey/web/labels.py).
+    app.jinja_env.globals.update(
+        channel_label=labels.channel_label, review_status_label=labels.review_status_label,
+        role_label=labels.role_label, action_label=labels.action_label,
+        actor_label=labels.actor_label, audit_details=labels.audit_details,
+        format_label=labels.format_label, granularity_label=labels.granularity_label)
     with app.app_context():
         configure_engine(db.engine)
 

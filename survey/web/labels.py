@@ -60,32 +60,32 @@ def flag_labels(flags: str) -> str:
 
 
 CHANNEL_LABELS = {
-    "qr": _l("QR code"),
-    "kiosk": _l("Tablet kiosk at the desk"),
-    "paper": _l("Paper questionnaire"),
-    "ticket": _l("Visit ticket"),
+    "qr": _l("QR code at the desk"),
+    "ticket": _l("Visit ticket printed at the desk"),
+    "kiosk": _l("Kiosk tablet at the desk"),
+    "paper": _l("Paper form"),
     "import": _l("Imported file"),
 }
 
 
 def channel_label(channel: str) -> str:
-    """How a response reached us, in words (never the stored code)."""
+    """How a response reached us, in words."""
     return str(CHANNEL_LABELS.get(channel, channel))
 
 
-REVIEW_LABELS = {
-    "pending": _l("Awaiting a decision"),
-    "release": _l("Released"),
-    "keep": _l("Kept out"),
+REVIEW_STATUS_LABELS = {
+    "pending": _l("Waiting for a decision"),
+    "release": _l("Released into the index"),
+    "keep": _l("Kept out of the index"),
     "publish": _l("Published"),
     "hide": _l("Hidden"),
-    "redact": _l("Removed for good"),
+    "redact": _l("Removed by an administrator"),
 }
 
 
-def review_label(status: str) -> str:
-    """A flagged response's or a comment's review status."""
-    return str(REVIEW_LABELS.get(status, status))
+def review_status_label(status: str) -> str:
+    """Where a flagged response or a comment stands in review, in words."""
+    return str(REVIEW_STATUS_LABELS.get(status, status))
 
 
 ROLE_LABELS = {

@@ -57,7 +57,8 @@ def export(code: str, fmt: str):
     try:
         period = parse_period(request.args.get("period", ""))
     except PeriodError as exc:
-        refuse(400, bad_period(request.args.get("period", ""), exc.last_year), "bad_period")
+        refuse(400, bad_period(request.args.get("period", ""), exc.params.get("year")),
+               "bad_period")
     job = service.ExportJob(agency, period, include_flagged=request.args.get("flagged") == "1",
                             bom=request.args.get("bom") == "1")
     with write_transaction(db.session):

@@ -16,7 +16,7 @@ from survey.core.periods import Period, PeriodError, local_today, parse_period
 from survey.core.results import dashboard, followups, queries
 from survey.web.access import ADMIN, MANAGERS, READERS, filter_visible, require_agency
 from survey.web.i18n import current_locale, number
-from survey.web.messages import bad_period, message_for
+from survey.web.messages import message_for
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -41,7 +41,7 @@ def _period(agency: Agency) -> Period:
     try:
         return parse_period(key)
     except PeriodError as exc:
-        abort(400, description=bad_period(key, exc.last_year))
+        abort(400, description=str(exc))
 
 
 def _desk_ids(agency: Agency) -> list[int]:
