@@ -115,15 +115,15 @@ def _init_extensions(app: Flask) -> None:
         choice_label=labels.choice_label, status_label=labels.status_label,
         flag_labels=labels.flag_labels,
         public_url=public_url)
-    app.jinja_env.filters["num"] = i18n.number
-    app.jinja_env.filters["pct"] = i18n.percent
-    app.jinja_env.filters["moment"] = i18n.moment
     # Display labels: no template shows a stored code (survey/web/labels.py).
     app.jinja_env.globals.update(
         channel_label=labels.channel_label, review_status_label=labels.review_status_label,
         role_label=labels.role_label, action_label=labels.action_label,
         actor_label=labels.actor_label, audit_details=labels.audit_details,
         format_label=labels.format_label, granularity_label=labels.granularity_label)
+    app.jinja_env.filters["num"] = i18n.number
+    app.jinja_env.filters["pct"] = i18n.percent
+    app.jinja_env.filters["moment"] = i18n.moment
     with app.app_context():
         configure_engine(db.engine)
 
