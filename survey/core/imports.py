@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, selectinload
 from survey.core.audit import Actor, record_event
 from survey.core.csvread import check_width, read_table
 from survey.core.db import utcnow
-from survey.core.errors import ValidationError
+from survey.core.errors import ValidationError, on_line
 from survey.core.models import COMMENT_MAX, Agency, Desk, Questionnaire, Response
 from survey.core.paper import noon
 from survey.core.profile import PROFILE
@@ -66,8 +66,9 @@ class _AgencyInfo:
 
 
 class _RowError(ValidationError):
-    def __init__(self, column: str | None, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, column: str | None, message: str, code: str,
+                 **params: object) -> None:
+        super().__init__(message, code, **params)
         self.column = column
 
 
@@ -97,9 +98,11 @@ def _moment(raw: str, timezone: str, now: datetime) -> datetime:
                 moment = moment.replace(tzinfo=ZoneInfo(timezone))
     except ValueError:
         raise _RowError("submitted_at", f"{raw!r} is not an ISO 8601 date or time "
-                        "(e.g. 2024-05-31 or 2024-05-31T10:00:00+07:00)") from None
+                        "(e.g. 2024-05-31 or 2024-05-31T10:00:00+07:00)", "bad_moment",
+                        value=raw[:40]) from None
     if moment > now:
-        raise _RowError("submitted_at", f"{text} lies in the future")
+        raise _RowError("submitted_at", f"{text} lies in the future", "in_future",
+                        value=text[:40])
     return moment
 
 
@@ -116,42 +119,52 @@ def _row(table, layout: list[tuple[str, int | None]], cells: list[str],
     agency_code = cell("agency")
     info = known.get(agency_code)
     if info is None:
-        raise _RowError("agency", unknown_agency.format(agency_code) if agency_code
-                        else "agency is empty")
+        if not agency_code:
+            raise _RowError("agency", "agency is empty", "agency_empty")
+        raise _RowError("agency", unknown_agency.format(agency_code), "unknown_agency",
+                        agency=agency_code, scoped="(or not" in unknown_agency)
     desk_code = cell("desk")
     if desk_code not in info.desks:
-        raise _RowError("desk", f"agency {agency_code} has no desk {desk_code!r}")
+        raise _RowError("desk", f"agency {agency_code} has no desk {desk_code!r}",
+                        "unknown_desk", agency=agency_code, desk=desk_code)
     desk, codes = info.desks[desk_code]
     answers: dict[str, int] = {}
     for code in ELEMENT_CODES:
         if code in codes and code.lower() not in table.columns:
             raise _RowError(None, f"desk {agency_code}/{desk_code} uses a questionnaire with "
-                            f"{codes[0]}..{codes[-1]}, but the header has no column {code}")
+                            f"{codes[0]}..{codes[-1]}, but the header has no column {code}",
+                            "element_column", desk=f"{agency_code}/{desk_code}",
+                            first=codes[0], last=codes[-1], element=code)
         raw = cell(code)
         if code not in codes:
             if raw:
                 raise _RowError(code, f"desk {agency_code}/{desk_code} has no element {code} "
-                                "on its questionnaire; leave the cell empty")
+                                "on its questionnaire; leave the cell empty", "no_element",
+                                desk=f"{agency_code}/{desk_code}", element=code)
             continue
         if raw not in SCORES:
-            raise _RowError(code, f"score {raw[:20]!r} is not 1, 2, 3, 4 or empty")
+            raise _RowError(code, f"score {raw[:20]!r} is not 1, 2, 3, 4 or empty", "bad_score",
+                            value=raw[:20])
         if SCORES[raw] is not None:
             answers[code] = SCORES[raw]
     service_code, service_id = cell("service"), None
     if service_code:
         service_id = info.services.get(service_code)
         if service_id is None:
-            raise _RowError("service", f"agency {agency_code} has no service {service_code!r}")
+            raise _RowError("service", f"agency {agency_code} has no service {service_code!r}",
+                            "unknown_service", agency=agency_code, service=service_code)
     profile: dict[str, str | None] = {}
     for column, allowed in PROFILE.items():
         raw = cell(column)
         if raw and raw not in allowed:
             raise _RowError(column, f"{raw[:20]!r} is not one of {', '.join(allowed)} "
-                            "(or empty)")
+                            "(or empty)", "bad_choice", value=raw[:20],
+                            allowed=", ".join(allowed))
         profile[column] = raw or None
     comment = table.cell(cells, "comment")
     if len(comment.strip()) > COMMENT_MAX:
-        raise _RowError("comment", f"longer than {COMMENT_MAX} characters")
+        raise _RowError("comment", f"longer than {COMMENT_MAX} characters", "comment_too_long",
+                        limit=COMMENT_MAX)
     return NewResponse(
         desk_id=desk.id, answers=answers,
         submitted_at=_moment(cell("submitted_at"), info.agency.timezone, now),
@@ -184,11 +197,10 @@ def parse_csv(session: Session, data: bytes, allowed: set[int] | None,
             items.append(_row(table, layout, cells, known, unknown, now,
                               f"csv-{digest}-{line}"))
         except _RowError as exc:
-            where = f"line {line}" + (f", column {exc.column}" if exc.column else "")
-            raise ValidationError(f"{where}: {exc}") from None
+            raise on_line(exc, line, exc.column) from None
         lines.append(line)
     if not items:
-        raise ValidationError("the file has no responses after the header")
+        raise ValidationError("the file has no responses after the header", code="csv_no_rows")
     return lines, items
 
 
@@ -251,5 +263,4 @@ def _on_line(exc: ValidationError, lines: list[int]) -> ValidationError:
     """A record_responses error ("response N: ...") restated with the file's line."""
     match = re.match(r"response (\d+): (.*)", str(exc), re.S)
     index, reason = (int(match.group(1)) - 1, match.group(2)) if match else (0, str(exc))
-    return ValidationError(f"line {lines[index]}: {reason}", code=exc.code,
-                           **{**exc.params, "line": lines[index]})
+    return on_line(ValidationError(reason, exc.code, **exc.params), lines[index])

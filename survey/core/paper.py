@@ -72,7 +72,8 @@ def _earlier(session: Session, desk: Desk, sheet_key: str) -> list[Saved] | None
     if not rows:
         return None
     if any(desk_id != desk.id for _key, desk_id, _code in rows):
-        raise ValidationError("this sheet was already saved for another desk")
+        raise ValidationError("this sheet was already saved for another desk",
+                              code="sheet_other_desk")
     return sorted((Saved(keys[key], code) for key, _d, code in rows),
                   key=lambda s: s.number)
 

@@ -65,7 +65,7 @@ class Recorded:
 def coarsen(moment: datetime) -> datetime:
     """Keep only the hour: enough for the arrival heatmap, too coarse to identify anyone."""
     if moment.tzinfo is None:
-        raise ValidationError("submission time must carry a time zone")
+        raise ValidationError("submission time must carry a time zone", code="naive_time")
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
@@ -110,7 +110,8 @@ def prepare_responses(session: Session, items: Sequence[NewResponse]) -> Prepare
         try:
             row, answers, masked = _validate(item, desks, elements, services)
         except ValidationError as exc:
-            raise ValidationError(prefix + str(exc)) from None
+            raise ValidationError(prefix + str(exc), exc.code,
+                                  **{**exc.params, "item": number}) from None
         rows.append(row)
         answer_maps.append(answers)
         masked_counts.append(masked)
@@ -172,7 +173,8 @@ def _load_desks(session: Session, ids: set[int]) -> dict[int, Desk]:
     found = {d.id: d for d in desks}
     missing = ids - found.keys()
     if missing:
-        raise ValidationError(f"unknown desk id {min(missing)}")
+        raise ValidationError(f"unknown desk id {min(missing)}", code="unknown_desk_id",
+                              desk=min(missing))
     return found
 
 
@@ -186,7 +188,8 @@ def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | Non
     if value is None or value == "":
         return None
     if value not in allowed:
-        raise ValidationError(f"{what} {value!r} is not one of {', '.join(allowed)}")
+        raise ValidationError(f"{what} {value!r} is not one of {', '.join(allowed)}",
+                              code="bad_choice", value=value, allowed=", ".join(allowed))
     return value
 
 
@@ -199,26 +202,32 @@ def _validate(
     answers: dict[int, int] = {}
     for code, score in item.answers.items():
         if code not in elements:
-            raise ValidationError(f"element {code!r} is not on this desk's questionnaire")
+            raise ValidationError(f"element {code!r} is not on this desk's questionnaire",
+                                  code="not_on_questionnaire", element=code)
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 4:
-            raise ValidationError(f"score for {code} must be 1, 2, 3 or 4, not {score!r}")
+            raise ValidationError(f"score for {code} must be 1, 2, 3 or 4, not {score!r}",
+                                  code="bad_score", value=str(score)[:20], element=code)
         answers[elements[code]] = score
     if item.channel not in CHANNELS:
-        raise ValidationError(f"unknown channel {item.channel!r}")
+        raise ValidationError(f"unknown channel {item.channel!r}", code="unknown_channel",
+                              channel=item.channel)
     if item.channel == "ticket" and not item.verified:
-        raise ValidationError("ticket responses are verified")
+        raise ValidationError("ticket responses are verified", code="ticket_verified")
     if item.service_id is not None:
         service = services.get(item.service_id)
         if service is None or service.agency_id != desk.agency_id:
-            raise ValidationError("the service is not offered by this desk's agency")
+            raise ValidationError("the service is not offered by this desk's agency",
+                                  code="service_elsewhere")
     unknown_flags = set(item.flags) - set(FLAG_NAMES)
     if unknown_flags:
-        raise ValidationError(f"unknown flag {sorted(unknown_flags)[0]!r}")
+        raise ValidationError(f"unknown flag {sorted(unknown_flags)[0]!r}", code="unknown_flag",
+                              flag=sorted(unknown_flags)[0])
     comment, masked, salt, digest = None, 0, None, None
     if item.comment is not None and item.comment.strip():
         comment, masked = mask_personal_data(item.comment.strip())
         if len(comment) > COMMENT_MAX:
-            raise ValidationError(f"the suggestion is longer than {COMMENT_MAX} characters")
+            raise ValidationError(f"the suggestion is longer than {COMMENT_MAX} characters",
+                                  code="comment_too_long", limit=COMMENT_MAX)
         salt = secrets.token_hex(16)  # a digest without a salt would let one guess short texts
         digest = ledger.comment_digest(salt, comment)
     submitted = coarsen(item.submitted_at)

@@ -33,7 +33,8 @@ SCOPES = ("clean", "all", "verified", "flagged")
 
 def check_scope(scope: str) -> str:
     if scope not in SCOPES:
-        raise ValidationError(f"scope must be one of {', '.join(SCOPES)}")
+        raise ValidationError(f"scope must be one of {', '.join(SCOPES)}", code="bad_scope",
+                              value=str(scope)[:20])
     return scope
 
 

@@ -39,11 +39,12 @@ def issue(session: Session, desk: Desk, count: int = 1, ttl_hours: int = 24,
           now: datetime | None = None) -> list[str]:
     """Create `count` tickets for a desk; returns the tokens (shown once, never stored)."""
     if not desk.active:
-        raise ValidationError(f"desk {desk.code} is closed")
+        raise ValidationError(f"desk {desk.code} is closed", code="desk_closed", desk=desk.code)
     if not 1 <= count <= MAX_BATCH:
-        raise ValidationError(f"count must be between 1 and {MAX_BATCH}")
+        raise ValidationError(f"count must be between 1 and {MAX_BATCH}", code="ticket_count",
+                              limit=MAX_BATCH)
     if not 1 <= ttl_hours <= 24 * 31:
-        raise ValidationError("validity must be between 1 hour and 31 days")
+        raise ValidationError("validity must be between 1 hour and 31 days", code="ticket_ttl")
     now = now or utcnow()
     tokens = [secrets.token_urlsafe(16) for _ in range(count)]
     session.execute(insert(Ticket), [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from flask import abort, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,8 @@ def enforce() -> object | None:
         return None  # 404/405 follow
     rule = POLICY.get(endpoint)
     if rule is None:
-        abort(403, description=f"endpoint {endpoint} has no access policy")
+        current_app.logger.error("endpoint %s has no access policy", endpoint)
+        abort(403)
     if rule == PUBLIC:
         return None
     if not current_user.is_authenticated:

@@ -44,6 +44,7 @@ from survey.web.auth import views as auth_views
 from survey.web.dashboard import views as dashboard_views
 from survey.web.desks import views as desk_views
 from survey.web.extensions import babel, csrf, limiter, login_manager, migrate
+from survey.web.forms import use_our_wtforms_messages
 from survey.web.paper import views as paper_views
 from survey.web.published import views as published_views
 from survey.web.respond import views as respond_views
@@ -118,6 +119,7 @@ def _init_extensions(app: Flask) -> None:
     # Before CSRF protection (which parses the body first), so its checks never see what
     # no browser sends.
     app.before_request(security.refuse_unreadable_input)
+    app.before_request(use_our_wtforms_messages)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -128,9 +130,15 @@ def _init_extensions(app: Flask) -> None:
         current_locale=i18n.current_locale, field_labels=labels.FIELD_LABELS,
         choice_label=labels.choice_label, status_label=labels.status_label,
         flag_labels=labels.flag_labels,
-        staff_menu=navigation.staff_menu, role_label=navigation.role_label,
+        staff_menu=navigation.staff_menu,
         period_kinds=period_picker.KIND_LABELS,
         public_url=public_url)
+    # Display labels: no template shows a stored code (survey/web/labels.py).
+    app.jinja_env.globals.update(
+        channel_label=labels.channel_label, review_status_label=labels.review_status_label,
+        role_label=labels.role_label, action_label=labels.action_label,
+        actor_label=labels.actor_label, audit_details=labels.audit_details,
+        format_label=labels.format_label, granularity_label=labels.granularity_label)
     app.jinja_env.filters["num"] = i18n.number
     app.jinja_env.filters["pct"] = i18n.percent
     app.jinja_env.filters["local_time"] = app.jinja_env.filters["moment"] = i18n.local_time
@@ -148,38 +156,63 @@ def _register_blueprints(app: Flask) -> None:
     app.before_request(access.enforce)
 
 
-def _register_error_pages(app: Flask) -> None:
-    titles = {
-        400: lambda: _("The request could not be processed"),
-        401: lambda: _("Please sign in"),
-        403: lambda: _("Not allowed"),
-        404: lambda: _("Page not found"),
-        405: lambda: _("Not allowed"),
-        409: lambda: _("Already used"),
-        410: lambda: _("No longer available"),
-        413: lambda: _("Too large"),
-        429: lambda: _("Too many requests"),
-    }
-    defaults = {
-        404: lambda: _("The page you are looking for does not exist."),
-        429: lambda: _("Too many requests from your network. Please wait a minute and try "
-                       "again."),
-    }
+# The title and the sentence of each error page (a view's own translated description,
+# where it gives one, replaces the sentence), and the machine code of the API's answer.
+ERROR_TITLES = {
+    400: lambda: _("The request could not be processed"),
+    401: lambda: _("Please sign in"),
+    403: lambda: _("Access denied"),
+    404: lambda: _("Page not found"),
+    405: lambda: _("This action is not possible here"),
+    409: lambda: _("Already used"),
+    410: lambda: _("No longer available"),
+    413: lambda: _("File too large"),
+    429: lambda: _("Too many attempts"),
+    500: lambda: _("Something went wrong"),
+    503: lambda: _("Temporarily unavailable"),
+}
+ERROR_SENTENCES = {
+    400: lambda: _("The request was incomplete or not understood. Please go back and try "
+                   "again."),
+    401: lambda: _("Please sign in to see this page."),
+    403: lambda: _("Your account may not open this page. If you need it, ask your "
+                   "administrator for access."),
+    404: lambda: _("The page you are looking for does not exist."),
+    405: lambda: _("This page cannot be used this way. Please go back and use the links "
+                   "and buttons of the page."),
+    409: lambda: _("This was already done, or conflicts with a change made in the "
+                   "meantime. Please reload the page."),
+    410: lambda: _("This page is no longer available."),
+    413: lambda: _("The file or form sent is too large. Please send a smaller file."),
+    429: lambda: _("Too many attempts. Please try again in a few minutes."),
+    500: lambda: _("An unexpected error stopped this page. It has been logged; please try "
+                   "again."),
+    503: lambda: _("The service cannot reach its database at the moment. Your answers were "
+                   "not sent; please try again in a minute."),
+}
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "too_large",
+               429: "rate_limited", 500: "server_error", 503: "unavailable"}
 
+
+def _register_error_pages(app: Flask) -> None:
     def render(error: HTTPException):
         code = error.code or 500
         if isinstance(error, CSRFError):
             message = _("This form has expired or was not sent from this site. Please "
                         "reload the page and try again.")
-        elif code in defaults and (not error.description or
-                                   error.description == type(error).description):
-            message = defaults[code]()
+        elif (code == 429 or not error.description
+              or error.description == type(error).description):
+            # Werkzeug's English sentence, or the rate limiter's "10 per 1 minute".
+            message = ERROR_SENTENCES.get(code, ERROR_SENTENCES[400])()
         else:
-            message = error.description
+            message = error.description  # the view's own, in the visitor's language
+        headers = _kept_headers(error)
         if request.path.startswith("/api/"):
-            return {"error": message, "status": code}, code
-        title = titles.get(code, lambda: _("Something went wrong"))()
-        return render_template("errors.html", title=title, message=message), code
+            machine = getattr(error, "reason_code", None) or ERROR_CODES.get(code, "error")
+            return {"error": message, "status": code, "code": machine}, code, headers
+        title = ERROR_TITLES.get(code, ERROR_TITLES[500])()
+        return render_template("errors.html", title=title, message=message), code, headers
 
     for code in (400, 401, 403, 404, 405, 409, 410, 413, 429):
         app.register_error_handler(code, render)
@@ -191,24 +224,32 @@ def _register_error_pages(app: Flask) -> None:
         with contextlib.suppress(SQLAlchemyError):  # a lost connection has nothing to undo
             db.session.rollback()
         if request.path.startswith("/api/"):
-            return {"error": message, "status": status}, status, headers
+            return {"error": message, "status": status, "code": ERROR_CODES[status]}, \
+                status, headers
         return render_template("errors_server.html", title=title, message=message), \
             status, headers
 
     def unavailable(error: Exception):
         app.logger.warning("database unreachable: %s", error)
-        return server_error(503, _("Temporarily unavailable"), _(
-            "The service cannot reach its database at the moment. Your answers were not "
-            "sent; please try again in a minute."), {"Retry-After": "30"})
+        return server_error(503, ERROR_TITLES[503](), ERROR_SENTENCES[503](),
+                            {"Retry-After": "30"})
 
     def internal(error: InternalServerError):
         original = getattr(error, "original_exception", None)
         if isinstance(original, OperationalError | InterfaceError):
             return unavailable(original)
-        return server_error(500, _("Something went wrong"), _(
-            "An unexpected error stopped this page. It has been logged; please try again."),
-            {})
+        return server_error(500, ERROR_TITLES[500](), ERROR_SENTENCES[500](), {})
 
     app.register_error_handler(OperationalError, unavailable)
     app.register_error_handler(InterfaceError, unavailable)
     app.register_error_handler(InternalServerError, internal)
+    app.register_error_handler(503, lambda error: server_error(
+        503, ERROR_TITLES[503](), ERROR_SENTENCES[503](), {"Retry-After": "30"}))
+
+
+def _kept_headers(error: HTTPException) -> dict[str, str]:
+    """Headers the exception carries that a client needs: Retry-After of a 429, Allow of a
+    405, WWW-Authenticate of a 401."""
+    response = error.get_response()
+    return {k: v for k, v in response.headers.items()
+            if k in ("Retry-After", "Allow", "WWW-Authenticate")}

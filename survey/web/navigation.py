@@ -24,12 +24,6 @@ MENU = (
     ("audit.log", _l("Audit log"), ("admin", "auditor")),
 )
 
-ROLE_LABELS = {
-    "admin": _l("Administrator"),
-    "agency_manager": _l("Agency manager"),
-    "auditor": _l("Auditor"),
-    "desk_staff": _l("Desk staff"),
-}
 
 
 def staff_menu(role: str | None = None) -> list[tuple[str, str]]:
@@ -42,6 +36,3 @@ def landing_url(role: str) -> str:
     """Where `role` starts its day."""
     return url_for(staff_menu(role)[0][0])
 
-
-def role_label(role: str) -> str:
-    return str(ROLE_LABELS.get(role, role))

@@ -12,17 +12,14 @@ from flask_babel import lazy_gettext as _l
 
 from survey.core.periods import Period, PeriodError, parse_period, period_choices
 from survey.web.i18n import current_locale
+from survey.web.messages import bad_period
 
 KIND_LABELS = {"shown": _l("Shown now"), "year": _l("Years"), "semester": _l("Semesters"),
                "quarter": _l("Quarters"), "month": _l("Months")}
 
 PERIOD_MESSAGES: dict[str, Callable[..., str]] = {
-    "period_not_understood": lambda period, **_rest: _(
-        "The period “%(period)s” is not understood. Choose one from the list, or give a "
-        "start and end date.", period=period),
-    "period_too_late": lambda period, year, **_rest: _(
-        "The period “%(period)s” ends after the year %(year)s, the last one this "
-        "application handles.", period=period, year=year),
+    "period_not_understood": lambda period, **_rest: bad_period(period),
+    "period_too_late": lambda period, year, **_rest: bad_period(period, year),
     "period_bad_date": lambda period, **_rest: _(
         "The period “%(period)s” contains a date that does not exist.", period=period),
     "period_reversed": lambda period, **_rest: _(

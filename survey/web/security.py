@@ -4,6 +4,7 @@ reads it, and every response carries the security headers."""
 from __future__ import annotations
 
 from flask import Response, abort, current_app, request
+from flask_babel import gettext as _
 
 
 def refuse_unreadable_input() -> None:
@@ -14,7 +15,7 @@ def refuse_unreadable_input() -> None:
     limit), so that this check never reads a body the application would refuse."""
     if "\x00" in request.path or any(
             "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
-        abort(400, description="the address contains a NUL character")
+        abort(400, description=_("The address contains a character no link has (NUL)."))
     if request.method not in ("POST", "PUT", "PATCH"):
         return
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
@@ -22,7 +23,8 @@ def refuse_unreadable_input() -> None:
         return
     for name, value in request.form.items(multi=True):
         if name is None or "\x00" in name or "\x00" in value:
-            abort(400, description="a form field contains a NUL character or no name")
+            abort(400, description=_("The form contains a character no page sends (NUL). Please "
+                                 "type the text again."))
 
 
 def headers(response: Response) -> Response:

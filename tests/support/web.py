@@ -92,3 +92,15 @@ def enrol_kiosk(client, desk, name: str = "Tablet 1") -> int:
         device, secret = kiosks.enrol(db.session, desk, name, actor=None)
     client.set_cookie(KIOSK_COOKIE, cookie_value(device.id, secret), path="/k/")
     return device.id
+
+
+def refused_in_indonesian(page: str, english: str) -> None:
+    """A file's refusal on an Indonesian page: the line (and the column) the core's English
+    message names, in Indonesian ("Baris 3, kolom ..."), and not that English text."""
+    import re as _re
+
+    where = _re.match(r"line (\d+)(, column)?", english)
+    if where:
+        expected = f"Baris {where.group(1)}" + (", kolom" if where.group(2) else ":")
+        assert expected in page, (expected, english)
+    assert english not in page, english

@@ -10,7 +10,15 @@ from io import BytesIO
 import pytest
 from sqlalchemy import func, select
 from support.factories import SetupMark, desk, make_user
-from support.web import csrf_from, forget_request_state, get, login, submit, text
+from support.web import (
+    csrf_from,
+    forget_request_state,
+    get,
+    login,
+    refused_in_indonesian,
+    submit,
+    text,
+)
 
 from survey.core.db import db
 from survey.core.errors import ValidationError
@@ -24,6 +32,7 @@ from survey.core.models import (
     ServiceVolume,
     User,
 )
+from survey.core.org import volumes
 
 PASSWORD = "long enough password"
 
@@ -204,7 +213,7 @@ def test_admin_creates_and_edits_agencies(app, client, world):
     assert "The NIP has 18 digits." in page
     duplicate = submit(client, "/admin/instansi/baru", {"code": "KEC-A", "name": "X",
                                                         "timezone": "Asia/Jakarta"})
-    assert duplicate.status_code == 422 and "agency KEC-A already exists" in text(duplicate)
+    assert duplicate.status_code == 422 and "Agency KEC-A already exists." in text(duplicate)
     assert count(Agency) == 4
 
     edited = submit(client, "/admin/instansi/KEC-C/ubah", {
@@ -426,7 +435,7 @@ def test_periods_are_added_closed_and_reopened(app, client, world):
     bad = submit(client, "/admin/periode", {"key": "2024-S3"})
     assert bad.status_code == 422 and "Use a period key such as" in text(bad)
     again = submit(client, "/admin/periode", {"key": "2024-S1"})
-    assert again.status_code == 422 and "period 2024-S1 already exists" in text(again)
+    assert again.status_code == 422 and "Period 2024-S1 already exists." in text(again)
     assert count(ReportingPeriod) == 1
 
     closed = submit(client, f"/admin/periode/{period.id}/tutup", {}, form_url="/admin/periode")
@@ -559,18 +568,24 @@ BAD_VOLUME_FILES = [
 @pytest.mark.parametrize("content, message", BAD_VOLUME_FILES)
 def test_a_bad_volume_file_names_the_line_and_stores_nothing(app, client, world, content,
                                                              message):
+    """The core says what is wrong in English (the command line prints it); the page says
+    it in Indonesian with the line."""
+    with pytest.raises(ValidationError) as refusal:
+        volumes.parse_csv(db.session, content.encode(), None)
+    assert message in str(refusal.value)
     login(client, "admin@skm.go.id")
     before = _volumes()
     response = upload(client, content.encode())
     assert response.status_code == 422
-    assert message in text(response)
+    refused_in_indonesian(text(response), message)
     assert _volumes() == before and not events("volumes_imported")
 
 
 def test_a_file_that_is_not_utf8_is_refused(app, client, world):
     login(client, "admin@skm.go.id")
     response = upload(client, "agency,desk,month,count\nKEC-A,L1,2024-05,5 ‰\n".encode("cp1252"))
-    assert response.status_code == 422 and 'not UTF-8 text; save it as "CSV UTF-8"' in text(
+    assert response.status_code == 422 and ("Berkas bukan teks UTF-8. Di aplikasi lembar "
+                                            "kerja, simpan sebagai “CSV UTF-8”.") in text(
         response)
 
 
@@ -579,7 +594,7 @@ def test_a_manager_imports_only_their_agencies_desks(app, client, world):
     refused = upload(client, b"agency,desk,month,count\nKEC-A1,X1,2024-05,3\n"
                              b"KEC-B,L1,2024-05,9\n")
     assert refused.status_code == 422
-    assert "line 3: unknown agency 'KEC-B' (or not one of your agencies)" in text(refused)
+    assert "Baris 3: Tidak ada instansi “KEC-B” di antara instansi Anda." in text(refused)
     assert _volumes() == {("KEC-A/L1", "2024-05"): 450}
     accepted = upload(client, b"agency,desk,month,count\nKEC-A1,X1,2024-05,3\n")
     assert accepted.status_code == 303

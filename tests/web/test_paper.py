@@ -11,10 +11,11 @@ from io import BytesIO
 import pytest
 from sqlalchemy import func, select
 from support.factories import desk, make_user
-from support.web import csrf_from, forget_request_state, get, login, text
+from support.web import csrf_from, forget_request_state, get, login, refused_in_indonesian, text
 
-from survey.core import ledger
+from survey.core import imports, ledger
 from survey.core.db import db
+from survey.core.errors import ValidationError
 from survey.core.models import AuditEvent, ChainEntry, Response, Service
 
 ELEMENTS = [f"U{i}" for i in range(1, 10)]
@@ -366,10 +367,15 @@ BAD_RESPONSE_FILES = [
 @pytest.mark.parametrize("lines, message", BAD_RESPONSE_FILES)
 def test_a_bad_response_file_names_line_and_column_and_stores_nothing(app, client, world,
                                                                       lines, message):
+    """The core names the line and column in English (the command line prints it); the page
+    names them in Indonesian."""
+    with pytest.raises(ValidationError) as refusal:
+        imports.check_file(db.session, (HEADER + lines).encode(), allowed=None)
+    assert message in str(refusal.value)
     login(client, "admin@skm.go.id")
     response = upload(client, (HEADER + lines).encode())
     assert response.status_code == 422
-    assert message in text(response)
+    refused_in_indonesian(text(response), message)
     assert count(Response) == 0 and chain_responses() == 0
     assert not events("responses_imported")
 
@@ -388,9 +394,13 @@ def test_a_bad_response_file_names_line_and_column_and_stores_nothing(app, clien
     ("agency,desk,desk," + ",".join(ELEMENTS) + "\n", "line 1: column 'desk' appears twice"),
 ])
 def test_header_and_questionnaire_errors(app, client, world, content, message):
+    with pytest.raises(ValidationError) as refusal:
+        imports.check_file(db.session, content.encode(), allowed=None)
+    assert message in str(refusal.value)
     login(client, "admin@skm.go.id")
     response = upload(client, content.encode())
-    assert response.status_code == 422 and message in text(response)
+    assert response.status_code == 422
+    refused_in_indonesian(text(response), message)
     assert count(Response) == 0
 
 
@@ -399,7 +409,7 @@ def test_a_manager_imports_only_for_their_agencies(app, client, world):
     response = upload(client, (HEADER + GOOD_LINE + GOOD_LINE.replace("KEC-A", "KEC-B")
                                ).encode())
     assert response.status_code == 422
-    assert ("line 3, column agency: unknown agency 'KEC-B' (or not one of your agencies)"
+    assert ("Baris 3, kolom instansi: Tidak ada instansi “KEC-B” di antara instansi Anda."
             in text(response))
     assert count(Response) == 0
 

@@ -66,7 +66,7 @@ def test_a_bad_period_is_explained_above_the_dashboard_which_still_shows(org, cl
     page = client.get("/dashboard/KEC-A?period=2026-13")
     html = page.get_data(as_text=True)
     assert page.status_code == 400
-    assert "Periode “2026-13” tidak dikenali" in text_of(html)
+    assert "“2026-13” bukan periode" in text_of(html)
     assert 'id="headline"' in html and 'name="period"' in html  # the page is still there
     assert "not understood" not in html  # no English message in the Indonesian page
 

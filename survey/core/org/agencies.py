@@ -22,7 +22,7 @@ Children = dict[int | None, list[tuple[int, str]]]  # parent id -> [(agency id, 
 def get_agency(session: Session, code: str) -> Agency:
     agency = session.scalar(select(Agency).where(Agency.code == code))
     if agency is None:
-        raise NotFound(f"no agency with code {code!r}")
+        raise NotFound(f"no agency with code {code!r}", code="no_agency", agency=str(code)[:40])
     return agency
 
 
@@ -71,7 +71,8 @@ def create_agency(
     code = check_code(code, "agency")
     name = check_name(name, "agency")
     if session.scalar(select(Agency.id).where(Agency.code == code)) is not None:
-        raise ValidationError(f"agency {code} already exists")
+        raise ValidationError(f"agency {code} already exists", code="agency_exists",
+                              agency=code)
     timezone = check_timezone(timezone)
     parent = get_agency(session, parent_code) if parent_code else None
     agency = Agency(code=code, name=name, parent=parent, timezone=timezone,
@@ -102,10 +103,13 @@ def update_agency(
     nip = check_nip(head_nip)
     parent = get_agency(session, parent_code) if parent_code else None
     if parent is not None and parent.id in descendant_ids(session, [agency.id]):
+        own = parent.id == agency.id
         raise ValidationError(
             f"agency {parent.code} cannot be the parent of {agency.code}: "
-            + ("an agency cannot be its own parent" if parent.id == agency.id
-               else f"{parent.code} lies below {agency.code}")
+            + ("an agency cannot be its own parent" if own
+               else f"{parent.code} lies below {agency.code}"),
+            code="own_parent" if own else "parent_below", parent=parent.code,
+            agency=agency.code,
         )
     new = {"name": name, "parent": parent.code if parent else None, "timezone": timezone,
            "head_name": optional_text(head_name), "head_nip": nip}

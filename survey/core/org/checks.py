@@ -18,7 +18,7 @@ def check_code(code: str, what: str) -> str:
     if not _CODE.fullmatch(code):
         raise ValidationError(
             f"{what} code {code!r} is invalid: use 1-40 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
+            "starting with a letter or digit", code="bad_code", what=what, value=code[:40]
         )
     return code
 
@@ -26,9 +26,10 @@ def check_code(code: str, what: str) -> str:
 def check_name(name: str, what: str, limit: int = 200) -> str:
     name = (name or "").strip()
     if not name:
-        raise ValidationError(f"{what} name must not be empty")
+        raise ValidationError(f"{what} name must not be empty", code="name_empty", what=what)
     if len(name) > limit:
-        raise ValidationError(f"{what} name is longer than {limit} characters")
+        raise ValidationError(f"{what} name is longer than {limit} characters",
+                              code="name_too_long", what=what, limit=limit)
     return name
 
 
@@ -42,7 +43,8 @@ def check_timezone(timezone: str) -> str:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"unknown time zone {timezone!r} (e.g. Asia/Jakarta)") from None
+        raise ValidationError(f"unknown time zone {timezone!r} (e.g. Asia/Jakarta)",
+                              code="bad_timezone", value=str(timezone)[:40]) from None
     return timezone
 
 
@@ -50,14 +52,15 @@ def check_nip(head_nip: str | None) -> str | None:
     """The head of unit's NIP (18 digits, spaces allowed when typed), or None."""
     nip = (head_nip or "").replace(" ", "")
     if nip and not re.fullmatch(r"\d{18}", nip):
-        raise ValidationError("NIP must have 18 digits")
+        raise ValidationError("NIP must have 18 digits", code="bad_nip")
     return nip or None
 
 
 def parse_month(text: str) -> date:
     match = re.fullmatch(r"(\d{4})-(\d{2})", (text or "").strip())
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ValidationError(f"month {text!r} must look like 2024-05")
+        raise ValidationError(f"month {text!r} must look like 2024-05", code="bad_month",
+                              value=(text or "")[:20])
     return date(int(match.group(1)), int(match.group(2)), 1)
 
 
@@ -65,4 +68,5 @@ def parse_day(text: str) -> date:
     try:
         return date.fromisoformat((text or "").strip())
     except ValueError:
-        raise ValidationError(f"day {text!r} must look like 2024-05-31") from None
+        raise ValidationError(f"day {text!r} must look like 2024-05-31", code="bad_day",
+                              value=(text or "")[:20]) from None

@@ -23,14 +23,16 @@ def get_desk(session: Session, agency_code: str, desk_code: str) -> Desk:
     agency = get_agency(session, agency_code)
     desk = session.scalar(select(Desk).where(Desk.agency_id == agency.id, Desk.code == desk_code))
     if desk is None:
-        raise NotFound(f"agency {agency_code} has no desk with code {desk_code!r}")
+        raise NotFound(f"agency {agency_code} has no desk with code {desk_code!r}",
+                       code="unknown_desk", agency=agency_code, desk=desk_code)
     return desk
 
 
 def get_questionnaire(session: Session, code: str) -> Questionnaire:
     questionnaire = session.scalar(select(Questionnaire).where(Questionnaire.code == code))
     if questionnaire is None:
-        raise NotFound(f"no questionnaire {code!r}; run `flask init` to seed the standards")
+        raise NotFound(f"no questionnaire {code!r}; run `flask init` to seed the standards",
+                       code="no_questionnaire", questionnaire=code)
     return questionnaire
 
 
@@ -51,7 +53,8 @@ def own_objects(session: Session, model, agency_id: int, ids: Iterable[int], wha
         return []
     found = list(session.scalars(select(model).where(model.id.in_(wanted))))
     if len(found) != len(wanted) or any(o.agency_id != agency_id for o in found):
-        raise ValidationError(f"every {what} must belong to the same agency")
+        raise ValidationError(f"every {what} must belong to the same agency",
+                              code="other_agency", what=what)
     return sorted(found, key=lambda o: o.code)
 
 
@@ -71,7 +74,8 @@ def create_desk(
     name = check_name(name, "desk")
     exists = session.scalar(select(Desk.id).where(Desk.agency_id == agency.id, Desk.code == code))
     if exists is not None:
-        raise ValidationError(f"agency {agency.code} already has a desk {code}")
+        raise ValidationError(f"agency {agency.code} already has a desk {code}",
+                              code="desk_exists", agency=agency.code, desk=code)
     questionnaire = get_questionnaire(session, questionnaire_code)
     desk = Desk(agency=agency, code=code, name=name, location=optional_text(location),
                 questionnaire=questionnaire,

@@ -24,10 +24,12 @@ def create_period(session: Session, key: str, *, actor: Actor) -> ReportingPerio
     try:
         period = parse_period(key)
     except PeriodError as exc:
-        raise ValidationError(str(exc)) from None
+        raise ValidationError(str(exc), code="bad_period", period=str(key)[:40],
+                              last_year=exc.params.get("year")) from None
     exists = session.scalar(select(ReportingPeriod.id).where(ReportingPeriod.key == period.key))
     if exists is not None:
-        raise ValidationError(f"period {period.key} already exists")
+        raise ValidationError(f"period {period.key} already exists", code="period_exists",
+                              period=period.key)
     row = ReportingPeriod(key=period.key)
     session.add(row)
     session.flush()

@@ -34,7 +34,8 @@ def create_service(
         select(Service.id).where(Service.agency_id == agency.id, Service.code == code)
     )
     if exists is not None:
-        raise ValidationError(f"agency {agency.code} already has a service {code}")
+        raise ValidationError(f"agency {agency.code} already has a service {code}",
+                              code="service_exists", agency=agency.code, service=code)
     desks = [get_desk(session, agency.code, d) for d in desk_codes]
     service = Service(agency=agency, code=code, name_id=name_id,
                       name_en=optional_text(name_en), desks=desks, active=bool(active))

@@ -34,7 +34,8 @@ _DUMMY_HASH = generate_password_hash("not a real password")
 
 def check_password(password: str) -> str:
     if len(password or "") < MIN_PASSWORD:
-        raise ValidationError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise ValidationError(f"the password must have at least {MIN_PASSWORD} characters",
+                              code="password_short", limit=MIN_PASSWORD)
     return password
 
 
@@ -57,15 +58,19 @@ def create_user(
 ) -> User:
     email = (email or "").strip().lower()
     if not _EMAIL.fullmatch(email):
-        raise ValidationError(f"{email!r} is not an e-mail address")
+        raise ValidationError(f"{email!r} is not an e-mail address", code="bad_email",
+                              value=email[:100])
     if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}")
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}", code="bad_role",
+                              value=role)
     check_password(password)
     if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
-        raise ValidationError(f"a user {email} already exists")
+        raise ValidationError(f"a user {email} already exists", code="user_exists",
+                              email=email)
     agencies = [get_agency(session, c) for c in agency_codes]
     if role in SCOPED_ROLES and not agencies:
-        raise ValidationError(f"a {role} needs at least one --agency")
+        raise ValidationError(f"a {role} needs at least one --agency", code="role_needs_agency",
+                              role=role)
     user = User(email=email, name=optional_text(name), role=role, agencies=agencies,
                 password_hash=generate_password_hash(password))
     session.add(user)
@@ -90,13 +95,15 @@ def update_user(
     deactivate themselves (nobody would be left to undo it). Returns the changes, which
     the audit event lists."""
     if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}")
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}", code="bad_role",
+                              value=role)
     agencies = [get_agency(session, c) for c in agency_codes]
     if role in SCOPED_ROLES and not agencies:
-        raise ValidationError(f"a {role} needs at least one agency")
+        raise ValidationError(f"a {role} needs at least one agency", code="role_needs_agency",
+                              role=role)
     if actor is not None and actor.id == user.id and (role != "admin" or not active):
         raise ValidationError("you cannot remove your own administrator role or deactivate "
-                              "yourself")
+                              "yourself", code="own_admin")
     old = {"role": user.role, "agencies": [a.code for a in user.agencies],
            "active": user.active, "name": user.name}
     new = {"role": role, "agencies": sorted(a.code for a in agencies), "active": bool(active),
@@ -171,9 +178,9 @@ def create_api_token(session: Session, user: User, name: str = "", *,
     """A new bearer token (256 random bits) for the user, valid for `days` (None: until
     revoked); returned once, never stored in clear. Desk staff cannot read the API."""
     if user.role == "desk_staff":
-        raise ValidationError("desk staff accounts cannot read the API")
+        raise ValidationError("desk staff accounts cannot read the API", code="staff_no_api")
     if days is not None and not 1 <= days <= 3660:
-        raise ValidationError("a token is valid for 1 to 3660 days")
+        raise ValidationError("a token is valid for 1 to 3660 days", code="token_days")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     expires = now + timedelta(days=days) if days is not None else None
@@ -202,7 +209,7 @@ def revoke_api_token(session: Session, token_id: int, *, actor: Actor,
     if token is None or (user is not None and token.user_id != user.id):
         raise NotFound(f"no API token {token_id}")
     if token.revoked_at is not None:
-        raise ValidationError(f"API token {token_id} is already revoked")
+        raise ValidationError(f"API token {token_id} is already revoked", code="token_revoked")
     token.revoked_at = utcnow()
     session.flush()
     record_event(session, "api_token_revoked", actor, target=token.user.email,

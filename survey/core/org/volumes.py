@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from survey.core.audit import Actor, record_event
 from survey.core.csvread import check_width, read_table
-from survey.core.errors import ValidationError
+from survey.core.errors import ValidationError, on_line
 from survey.core.models import Agency, Desk, ServiceVolume
 from survey.core.org.checks import parse_month
 
@@ -44,12 +44,15 @@ def parse_count(raw: str) -> int:
     """A typed count: digits only (no sign, decimals or thousands separators)."""
     text = raw.strip()
     if re.fullmatch(r"-[0-9]+", text):
-        raise ValidationError(f"count {raw!r} must not be negative")
+        raise ValidationError(f"count {raw!r} must not be negative", code="count_negative",
+                              value=raw)
     if not _WHOLE.fullmatch(text):
-        raise ValidationError(f"count {raw!r} is not a whole number")
+        raise ValidationError(f"count {raw!r} is not a whole number", code="count_not_whole",
+                              value=raw)
     value = int(text)
     if value > MAX_COUNT:
-        raise ValidationError(f"count {raw!r} is too large")
+        raise ValidationError(f"count {raw!r} is too large", code="count_too_large",
+                              value=raw)
     return value
 
 
@@ -73,25 +76,29 @@ def parse_csv(session: Session, data: bytes, allowed: set[int] | None) -> list[V
                            table.cell(cells, "desk").strip())
         try:
             if not code:
-                raise ValidationError("agency is empty")
+                raise ValidationError("agency is empty", code="agency_empty")
             agency_desks = agencies.get(code)
             if agency_desks is None:
-                raise ValidationError(unknown.format(code))
+                raise ValidationError(unknown.format(code), code="unknown_agency",
+                                      agency=code, scoped=allowed is not None)
             desk = agency_desks.get(desk_code)
             if desk is None:
-                raise ValidationError(f"agency {code} has no desk {desk_code!r}")
+                raise ValidationError(f"agency {code} has no desk {desk_code!r}",
+                                      code="unknown_desk", agency=code, desk=desk_code)
             month = parse_month(table.cell(cells, "month"))
             count = parse_count(table.cell(cells, "count"))
         except ValidationError as exc:
-            raise ValidationError(f"line {line}: {exc}") from None
+            raise on_line(exc, line) from None
         earlier = seen.get((desk.id, month))
         if earlier is not None:
             raise ValidationError(f"line {line}: {code}/{desk.code} {month:%Y-%m} was already "
-                                  f"given on line {earlier}")
+                                  f"given on line {earlier}", code="volume_twice", line=line,
+                                  desk=f"{code}/{desk.code}", month=f"{month:%Y-%m}",
+                                  earlier=earlier)
         seen[(desk.id, month)] = line
         rows.append(VolumeRow(line, desk, month, count))
     if not rows:
-        raise ValidationError("the file has no data rows after the header")
+        raise ValidationError("the file has no data rows after the header", code="csv_no_rows")
     return rows
 
 
@@ -127,9 +134,11 @@ class Change:
 
 def check_count(count: int) -> int:
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ValidationError(f"count must be a whole number >= 0, not {count!r}")
+        raise ValidationError(f"count must be a whole number >= 0, not {count!r}",
+                              code="count_not_whole", value=count)
     if count > MAX_COUNT:
-        raise ValidationError(f"count {count} is too large")
+        raise ValidationError(f"count {count} is too large", code="count_too_large",
+                              value=count)
     return count
 
 
@@ -144,9 +153,11 @@ def _write(session: Session, desk: Desk, granularity: str, start: date,
     """Store (or, with None, forget) one value without an audit event; returns the old
     value. Every public path records the change itself."""
     if granularity not in GRANULARITIES:
-        raise ValidationError("granularity must be day or month")
+        raise ValidationError("granularity must be day or month", code="granularity",
+                              value=granularity)
     if granularity == "month" and start.day != 1:
-        raise ValidationError("a monthly volume starts on the first day of the month")
+        raise ValidationError("a monthly volume starts on the first day of the month",
+                              code="month_start", day=start.isoformat())
     if count is not None:
         check_count(count)
     volume = _row(session, desk, granularity, start)

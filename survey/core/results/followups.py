@@ -50,9 +50,10 @@ def weakest_elements(session: Session, agency: Agency, period: Period,
 def _text(form: Mapping[str, str], name: str, what: str, required: bool, limit: int) -> str:
     value = (form.get(name) or "").strip()
     if required and not value:
-        raise ValidationError(f"{what} is required")
+        raise ValidationError(f"{what} is required", code="field_required", field=name)
     if len(value) > limit:
-        raise ValidationError(f"{what} is longer than {limit} characters")
+        raise ValidationError(f"{what} is longer than {limit} characters",
+                              code="field_too_long", field=name, limit=limit)
     return value
 
 
@@ -62,19 +63,21 @@ def save(session: Session, agency: Agency, period: Period, form: Mapping[str, st
     codes = {e.code for e in queries.agency_scope(session, agency).questionnaire.elements}
     element = (form.get("element_code") or "").strip()
     if element not in codes:
-        raise ValidationError("choose an element of the questionnaire")
+        raise ValidationError("choose an element of the questionnaire", code="choose_element")
     action = _text(form, "action", "the action", True, TEXT_MAX)
     owner = _text(form, "owner", "the person in charge", True, 200)
     evidence = _text(form, "evidence", "the evidence note", False, TEXT_MAX)
     status = form.get("status") or "planned"
     if status not in STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(STATUSES)}")
+        raise ValidationError(f"status must be one of {', '.join(STATUSES)}", code="bad_status",
+                              value=str(status)[:20])
     due = None
     if form.get("due_date"):
         try:
             due = date.fromisoformat(form["due_date"])
         except ValueError:
-            raise ValidationError("the due date must look like 2024-12-31") from None
+            raise ValidationError("the due date must look like 2024-12-31",
+                                  code="bad_due_date") from None
     if item is None:
         item = FollowUp(agency_id=agency.id, period=period.key)
         session.add(item)

@@ -35,7 +35,8 @@ def close_period(session: Session, period: ReportingPeriod, now: datetime, today
     and sealed. Only once it is over (`today` in the site's zone): closing earlier would
     publish an index of a half-finished period."""
     if period.closed_at is not None:
-        raise ValidationError(f"period {period.key} is already closed")
+        raise ValidationError(f"period {period.key} is already closed",
+                              code="period_already_closed", period=period.key)
     span = parse_period(period.key)
     if span.end >= today:
         raise ValidationError(f"period {period.key} runs until {span.end.isoformat()}; close "
@@ -65,9 +66,11 @@ def reopen_period(session: Session, period: ReportingPeriod, reason: str, now: d
         raise ValidationError("a reason is required to reopen a published period",
                               code="reason_required")
     if len(reason) > REASON_MAX:
-        raise ValidationError(f"the reason is longer than {REASON_MAX} characters")
+        raise ValidationError(f"the reason is longer than {REASON_MAX} characters",
+                              code="reason_too_long", limit=REASON_MAX)
     if period.closed_at is None:
-        raise ValidationError(f"period {period.key} is not closed")
+        raise ValidationError(f"period {period.key} is not closed", code="period_not_closed",
+                              period=period.key)
     period.closed_at = None
     for publication in session.scalars(select(Publication).where(
             Publication.period_key == period.key, Publication.withdrawn_at.is_(None))):

@@ -256,9 +256,11 @@ def group_inputs(
 
 def _check_settings(weights: str, confidence: float) -> None:
     if weights not in WEIGHT_MODES:
-        raise ValidationError(f"weights must be one of {', '.join(WEIGHT_MODES)}")
+        raise ValidationError(f"weights must be one of {', '.join(WEIGHT_MODES)}",
+                              code="bad_weights", value=str(weights)[:20])
     if not 0.5 <= confidence < 1:
-        raise ValidationError("confidence must be between 0.5 and 1 (e.g. 0.95)")
+        raise ValidationError("confidence must be between 0.5 and 1 (e.g. 0.95)",
+                              code="bad_confidence")
 
 
 def compute_groups(

@@ -40,7 +40,7 @@ def form_page(form: FlaskForm, template: str, save: Callable[[], str], done: str
         except ValidationError as exc:
             errors.append(message_for(exc))
         except NotFound as exc:
-            errors.append(str(exc))
+            errors.append(message_for(exc))
         else:
             return saved(message, done)
     status = 422 if form.is_submitted() else 200

@@ -26,6 +26,7 @@ from survey.core.org.users import MIN_PASSWORD
 from survey.core.org.volumes import MAX_COUNT
 from survey.core.periods import PeriodError, parse_period
 from survey.web.forms import FILL_IN, TOO_LONG, MultiCheckboxField, choices
+from survey.web.labels import ROLE_LABELS
 
 # The three Indonesian time zones; an agency's zone decides which day a response falls on.
 TIMEZONES = (
@@ -34,21 +35,10 @@ TIMEZONES = (
     ("Asia/Jayapura", _l("WIT (Asia/Jayapura)")),
 )
 
-ROLE_LABELS = {
-    "admin": _l("Administrator"),
-    "agency_manager": _l("Agency manager"),
-    "auditor": _l("Auditor"),
-    "desk_staff": _l("Desk staff"),
-}
-
 NAME = [DataRequired(FILL_IN), Length(max=200, message=TOO_LONG)]
 OPTIONAL_NAME = [Optional(), Length(max=200, message=TOO_LONG)]
 CODE_MESSAGE = _l("Use 1 to 40 letters, digits, '.', '_' or '-', starting with a letter or "
                   "digit.")
-
-
-def role_label(role: str) -> str:
-    return str(ROLE_LABELS.get(role, role))
 
 
 def _nip(_form: FlaskForm, field: Field) -> None:

@@ -51,7 +51,7 @@ def _edit_form(account: User, posted: bool) -> forms.UserEditForm:
 def user_list():
     rows = db.session.scalars(select(User).options(selectinload(User.agencies))
                               .order_by(User.email)).all()
-    return render_template("admin/users.html", users=rows, role_label=forms.role_label)
+    return render_template("admin/users.html", users=rows)
 
 
 @bp.route("/pengguna/baru", methods=["GET", "POST"])

@@ -61,8 +61,10 @@ PERIOD_PATTERN = (
 
 _ERROR = {
     "type": "object",
-    "required": ["error", "status"],
-    "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+    "required": ["error", "status", "code"],
+    "properties": {"error": {"type": "string"}, "status": {"type": "integer"},
+                   "code": {"type": "string", "description": "machine-readable reason, "
+                            "e.g. not_found, rate_limited, period_not_over"}},
 }
 
 

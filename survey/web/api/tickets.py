@@ -13,6 +13,7 @@ from survey.core.errors import ValidationError
 from survey.core.org.desks import desk_by_api_key
 from survey.web.access import PUBLIC
 from survey.web.extensions import limiter
+from survey.web.messages import refuse
 from survey.web.urls import ticket_url
 
 bp = Blueprint("api_tickets", __name__, url_prefix="/api/v1")
@@ -41,7 +42,7 @@ def issue():
         with write_transaction(db.session):
             tokens = tickets.issue(db.session, desk, count, ttl)
     except ValidationError as exc:
-        abort(400 if "count" in str(exc) else 409, description=str(exc))
+        refuse(400 if exc.code == "ticket_count" else 409, str(exc), exc.code)
     expires = (utcnow() + timedelta(hours=ttl)).isoformat()
     return {"agency": desk.agency.code, "desk": desk.code,
             "tickets": [{"url": ticket_url(t), "expires_at": expires} for t in tokens]}, 201

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, current_app, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -15,6 +15,7 @@ from survey.ikm.engine import to_json_dict
 from survey.web.access import PUBLIC, READERS, filter_visible, require_agency
 from survey.web.api import openapi
 from survey.web.extensions import limiter, login_manager
+from survey.web.messages import refuse
 from survey.web.urls import survey_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -71,6 +72,6 @@ def results(code: str):
     try:
         period = parse_period(request.args.get("period", ""))
     except PeriodError as exc:
-        abort(400, description=str(exc))
+        refuse(400, str(exc), "bad_period")  # English: the API is read by developers
     report = queries.agency_report(db.session, agency.code, period)
     return to_json_dict(report.result)

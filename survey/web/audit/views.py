@@ -23,6 +23,7 @@ from survey.core.models import Agency, AuditEvent
 from survey.core.periods import PeriodError, current_period, local_today, parse_period
 from survey.web.access import PUBLIC, READERS, filter_visible, require_agency
 from survey.web.i18n import site_timezone
+from survey.web.messages import bad_period, refuse
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -64,7 +65,8 @@ def export(code: str, fmt: str):
     try:
         period = parse_period(request.args.get("period", ""))
     except PeriodError as exc:
-        abort(400, description=str(exc))
+        refuse(400, bad_period(request.args.get("period", ""), exc.params.get("year")),
+               "bad_period")
     job = service.ExportJob(agency, period, include_flagged=request.args.get("flagged") == "1",
                             bom=request.args.get("bom") == "1")
     with write_transaction(db.session):
@@ -84,7 +86,8 @@ def public_key():
     try:
         pem = signing.public_pem(signing.load_private(path).public_key())
     except FileNotFoundError:
-        abort(404, description="no signing key yet: run flask init")
+        abort(404, description=_("The system has no signing key yet; an administrator "
+                                 "creates it with the command flask init."))
     return Response(pem, mimetype="application/x-pem-file", headers={
         "Content-Disposition": 'inline; filename="skm-public-key.pem"'})
 

@@ -46,29 +46,11 @@ DASHBOARD_POLICY.update(POLICY)  # the app factory registers the dashboard's rul
 FILTER_KEYS = ("desk", "signal", "channel", "from", "to", "status", "page")
 LARGEST_ID = 2**63 - 1
 
-# The core's refusals of a decision, in the visitor's language.
-REFUSALS: dict[str, Callable[..., str]] = {
-    "reason_missing": lambda **_rest: _("Give a reason for the decision."),
-    "reason_too_long": lambda limit, **_rest: _(
-        "The reason is longer than %(limit)s characters.", limit=limit),
-    "bad_decision": lambda **_rest: _("Choose one of the decisions offered."),
-    "not_flagged": lambda **_rest: _("This response was not flagged."),
-    "no_comment": lambda **_rest: _("This response has no comment."),
-    "redacted": lambda **_rest: _("This comment was removed by an administrator."),
-    "already_decided": lambda decision, **_rest: _(
-        "It was decided meanwhile (%(status)s). A decision for several responses never "
-        "overrides an earlier one; change it on its own row.",
-        status=labels.review_status_label(decision)),
-    "none_selected": lambda **_rest: _("Select at least one response."),
-    "too_many_selected": lambda limit, **_rest: _(
-        "Select at most %(limit)s responses at once.", limit=limit),
-}
 
 
 def refusal(exc: ValidationError) -> str:
     """Why a decision was not saved, naming the response of a batch that stopped it."""
-    render = REFUSALS.get(exc.code or "")
-    text = render(**exc.params) if render else message_for(exc)
+    text = message_for(exc)
     if "response" in exc.params:
         return _("Nothing was saved. Response #%(id)s: %(reason)s", id=exc.params["response"],
                  reason=text)

@@ -32,7 +32,7 @@ from survey.web.access import (
     visible_desk,
 )
 from survey.web.devices import remember_device
-from survey.web.messages import message_for
+from survey.web.messages import message_for, refuse
 from survey.web.urls import base_url, kiosk_url, survey_url, ticket_url
 
 bp = Blueprint("desks", __name__, url_prefix="/loket")
@@ -70,7 +70,7 @@ def issue_ticket(desk_id: int):
         with write_transaction(db.session):
             token = tickets.issue(db.session, desk, 1, ttl)[0]
     except ValidationError as exc:
-        abort(409, description=str(exc))
+        refuse(409, message_for(exc), exc.code)
     url = ticket_url(token)
     return render_template("desks/ticket.html", desk=desk, url=url, svg=qr.svg(url),
                            expires=utcnow() + timedelta(hours=ttl))
@@ -98,7 +98,7 @@ def all_posters(code: str):
     agency = require_agency(db.session, current_user, code)
     desks = [d for d in desks_of(db.session, {agency.id}) if d.active]
     if not desks:
-        abort(404, description="this agency has no active desks")
+        abort(404, description=_("This agency has no open desks."))
     return _pdf(posters.posters_pdf(base_url(), desks), f"posters-{agency.code}.pdf")
 
 

@@ -67,7 +67,8 @@ def sheet_page(desk_id: int):
         return _render(desk, rows, offered, secrets.token_urlsafe(18), count)
     sheet_key = request.form.get("sheet", "")
     if not sheet.SHEET_KEY.fullmatch(sheet_key):
-        abort(400, description="the sheet key is missing or malformed")
+        abort(400, description=_("This sheet cannot be saved: it was not sent from the page of "
+                                 "this site. Please open the sheet again."))
     rows = sheet.parse_sheet(request.form, count, codes, offered, today)
     entries = [r.entry for r in rows if r.entry is not None]
     problems = [m for r in rows for m in r.errors]

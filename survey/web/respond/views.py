@@ -178,7 +178,9 @@ def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = No
                              questionnaires.elements(db.session, desk.questionnaire_id),
                              [s for s in desk.services if s.active])
     except Forged as forged:
-        abort(400, description=str(forged))
+        current_app.logger.info("forged survey form: %s", forged)
+        abort(400, description=_("This form was not sent as the survey page sends it. Please "
+                                 "open the survey again and answer with its buttons."))
     if errors:
         return _form_page(desk, mode=mode, action=action, data=data, errors=errors,
                           status=422)
