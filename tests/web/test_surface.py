@@ -138,3 +138,19 @@ def test_the_citizen_form_and_its_assets_travel_gzip_compressed(org, client):
     refused = client.get("/static/app.css", headers={"Accept-Encoding": "gzip;q=0"})
     refused.close()
     assert "Content-Encoding" not in refused.headers
+
+
+def test_a_refusal_is_announced_as_an_error_and_a_success_as_a_status(org, client):
+    make_user(org, "m@kec-a.go.id", "agency_manager", ["KEC-A"])
+    login(client, "m@kec-a.go.id")
+    page = client.get("/dashboard/KEC-A/rtl?period=2024-S1").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    refused = client.post("/dashboard/KEC-A/rtl?period=2024-S1", data={
+        "csrf_token": token, "element_code": "U1", "action": ""}, follow_redirects=True)
+    html = refused.get_data(as_text=True)
+    assert re.search(r'<p class="alert error" role="alert">Tidak disimpan: ', html)
+    saved = client.post("/dashboard/KEC-A/rtl?period=2024-S1", data={
+        "csrf_token": token, "element_code": "U1", "action": "Tambah loket antrean",
+        "owner": "Kepala seksi", "due_date": "2024-06-30", "status": "planned"},
+        follow_redirects=True)
+    assert re.search(r'<p class="flash" role="status">', saved.get_data(as_text=True))

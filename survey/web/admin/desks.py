@@ -99,7 +99,7 @@ def desk_slug(code: str, desk_id: int):
     desk = owned(Desk, desk_id, agency(code))
     if not forms.SlugForm().validate_on_submit():
         flash(_("The link was not changed: tick the box to confirm that printed QR codes "
-                "will stop working."))
+                "will stop working."), "error")
         return redirect(url_for("admin.desk_edit", code=code, desk_id=desk_id), code=303)
     with write_transaction(db.session):
         desks.regenerate_slug(db.session, desk, actor=current_user)

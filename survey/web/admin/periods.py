@@ -56,7 +56,7 @@ def _period_action(period_id: int, action: Callable[[ReportingPeriod], None],
     if not form.validate_on_submit():
         if not form.csrf_token.errors:  # a field the form checks (the reason)
             flash(_("Not saved: %(reason)s", reason=" ".join(
-                str(e) for errors in form.errors.values() for e in errors)))
+                str(e) for errors in form.errors.values() for e in errors)), "error")
             return redirect(url_for("admin.periods"), code=303)
         abort(400)
     key = period.key
@@ -64,7 +64,7 @@ def _period_action(period_id: int, action: Callable[[ReportingPeriod], None],
         with write_transaction(db.session):
             action(period)
     except ValidationError as exc:
-        flash(_("Not saved: %(reason)s", reason=message_for(exc)))
+        flash(_("Not saved: %(reason)s", reason=message_for(exc)), "error")
     else:
         flash(message(key))
     return redirect(url_for("admin.periods"), code=303)

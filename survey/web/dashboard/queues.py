@@ -167,7 +167,7 @@ def _write(code: str, kind: str, work: Callable[[set[int]], str]) -> Any:
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash(refusal(exc))
+        flash(refusal(exc), "error")
     else:
         flash(done)
     return _back(code, kind)

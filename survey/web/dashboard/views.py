@@ -170,7 +170,7 @@ def follow_up_save(code: str):
     except NotFound:
         abort(404)
     except ValidationError as exc:
-        flash(_("Not saved: %(reason)s", reason=message_for(exc)))
+        flash(_("Not saved: %(reason)s", reason=message_for(exc)), "error")
     else:
         flash(_("Follow-up plan saved."))
     return redirect(url_for("dashboard.follow_ups", code=code, period=period.key), code=303)
