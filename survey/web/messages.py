@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from survey.core.errors import NotFound, ValidationError
+from survey.core.periods import PeriodError
 from survey.web import labels
 from survey.web.i18n import current_locale
 
@@ -224,10 +225,20 @@ MESSAGES: dict[str, Callable[..., str]] = {
     "none_selected": lambda **_rest: _("Select at least one response."),
     "too_many_selected": lambda limit, **_rest: _(
         "Select at most %(limit)s responses at once.", limit=limit),
+    # a period that cannot be read (survey.core.periods.PeriodError)
+    "period_not_understood": lambda period="", **_rest: bad_period(period),
+    "period_too_late": lambda period, year, **_rest: bad_period(period, year),
+    "period_bad_date": lambda period, **_rest: _(
+        "The period “%(period)s” contains a date that does not exist.", period=period),
+    "period_reversed": lambda period, **_rest: _(
+        "The period “%(period)s” ends before it starts.", period=period),
+    "period_none_before": lambda period, **_rest: _(
+        "There is no period before %(period)s.", period=period),
+    "range_incomplete": lambda **_rest: _("Give both the start and the end date of the range."),
 }
 
 
-def message_for(error: ValidationError | NotFound) -> str:
+def message_for(error: ValidationError | NotFound | PeriodError) -> str:
     """The error in the visitor's language; a line (and column) travels with it ("Line
     12: ..."). An error without a known code (a bug: every refusal a page can show has
     one) falls back to a general sentence rather than English."""

@@ -3,7 +3,7 @@ range, and a bad period explained above the page instead of replacing it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -12,27 +12,10 @@ from flask_babel import lazy_gettext as _l
 
 from survey.core.periods import Period, PeriodError, parse_period, period_choices
 from survey.web.i18n import current_locale
-from survey.web.messages import bad_period
+from survey.web.messages import message_for
 
 KIND_LABELS = {"shown": _l("Shown now"), "year": _l("Years"), "semester": _l("Semesters"),
                "quarter": _l("Quarters"), "month": _l("Months")}
-
-PERIOD_MESSAGES: dict[str, Callable[..., str]] = {
-    "period_not_understood": lambda period, **_rest: bad_period(period),
-    "period_too_late": lambda period, year, **_rest: bad_period(period, year),
-    "period_bad_date": lambda period, **_rest: _(
-        "The period “%(period)s” contains a date that does not exist.", period=period),
-    "period_reversed": lambda period, **_rest: _(
-        "The period “%(period)s” ends before it starts.", period=period),
-    "period_none_before": lambda period, **_rest: _(
-        "There is no period before %(period)s.", period=period),
-}
-
-
-def period_message(error: PeriodError) -> str:
-    render = PERIOD_MESSAGES.get(error.code, PERIOD_MESSAGES["period_not_understood"])
-    return render(**{"period": "", **error.params})
-
 
 @dataclass
 class PeriodPick:
@@ -64,9 +47,8 @@ def pick_period(args: Mapping[str, str], default: Period, first: date | None,
         else:
             period = parse_period(args.get("period") or default.key)
     except PeriodError as exc:
-        error = (_("Give both the start and the end date of the range.")
-                 if exc.code == "range_incomplete" else period_message(exc))
-        error += " " + _("Showing %(period)s instead.", period=default.label(current_locale()))
+        error = message_for(exc) + " " + _("Showing %(period)s instead.",
+                                            period=default.label(current_locale()))
         period = default
     choices = period_choices(first, today)
     if not any(p == period for _kind, periods in choices for p in periods):

@@ -16,6 +16,11 @@ from survey.core.db import db
 
 TEST_SECRET = "test-secret-key-not-for-production"
 PUBLIC_BASE = "https://survey.example.go.id"
+# Rate limits high enough never to answer 429 in a test that sends many requests
+# (tests/web/test_limits.py tests the limits themselves). Not RATELIMIT_ENABLED=False:
+# Flask-Limiter would keep that for the apps created after it.
+NO_LIMITS = {name: "1000000 per minute" for name in (
+    "LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_LIMIT", "SUBMIT_RATE_LIMIT", "RECEIPT_CHECK_LIMIT")}
 
 
 def database_url_for_tests(tmp_path: Path) -> str:

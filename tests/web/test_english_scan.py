@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
+from support.app import NO_LIMITS
 from support.factories import desk, fill, make_user
 from support.web import answers, enrol_kiosk, get, login, open_form, service_id
 
@@ -116,9 +117,7 @@ def english_in(html: str, data: list[str], codes: frozenset[str] = frozenset()
 
 @pytest.fixture
 def app_config():
-    lifted = "1000000 per minute"
-    return {"LOGIN_RATE_LIMIT": lifted, "LOGIN_ACCOUNT_LIMIT": lifted,
-            "SUBMIT_RATE_LIMIT": lifted, "RECEIPT_CHECK_LIMIT": lifted}
+    return dict(NO_LIMITS)
 
 
 @pytest.fixture

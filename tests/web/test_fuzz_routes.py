@@ -32,6 +32,7 @@ import pytest
 from flask_wtf import FlaskForm
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from support.app import NO_LIMITS
 from support.factories import fill, make_user
 from support.web import csrf_from, login
 from wtforms.fields.core import UnboundField
@@ -93,11 +94,7 @@ def form_field_names() -> list[str]:
 
 @pytest.fixture
 def app_config():
-    # The limits would soon answer 429 to everything (tests/web/test_limits.py has them).
-    # (Not RATELIMIT_ENABLED=False: Flask-Limiter would keep that for later apps.)
-    lifted = "1000000 per minute"
-    return {"LOGIN_RATE_LIMIT": lifted, "LOGIN_ACCOUNT_LIMIT": lifted,
-            "SUBMIT_RATE_LIMIT": lifted, "RECEIPT_CHECK_LIMIT": lifted}
+    return dict(NO_LIMITS)
 
 
 @pytest.fixture
