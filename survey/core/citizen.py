@@ -61,13 +61,14 @@ class DirectoryEntry:
     desks: list[Desk]
 
 
-def desk_directory(session: Session, query: str = "") -> list[DirectoryEntry]:
-    """Agencies (each parent, such as a Mal Pelayanan Publik, before its children) with
-    their active desks. A query keeps the desks whose agency, name, code or location
-    contain every word of it, ignoring case; agencies left without desks are dropped."""
+def desk_directory(tops: list[Agency], query: str = "") -> list[DirectoryEntry]:
+    """The agencies of `agency_directory` (each parent, such as a Mal Pelayanan Publik,
+    before its children) with their active desks. A query keeps the desks whose agency,
+    name, code or location contain every word of it, ignoring case; agencies left
+    without desks are dropped."""
     words = query.casefold().split()
     entries = []
-    for top in agency_directory(session):
+    for top in tops:
         for agency, parent in [(top, None)] + [
                 (child, top) for child in sorted(top.children, key=lambda a: a.code)]:
             desks = [d for d in active_desks(agency) if all(

@@ -90,10 +90,10 @@ def _change(points: list[tuple[Period, Estimate | None]]
     return points[-2][0], compare(points[-1][1], points[-2][1])
 
 
-def _from_first_data(points: list) -> list:
+def _from_first_data(points: list, estimate=lambda point: point[1]) -> list:
     """Drop the periods before the first one with an estimate: a trend should not open
     with semesters in which nothing was collected yet. The current period always stays."""
-    first = next((i for i, point in enumerate(points) if point[1] is not None),
+    first = next((i for i, point in enumerate(points) if estimate(point) is not None),
                  len(points) - 1)
     return points[first:]
 
@@ -211,8 +211,7 @@ def _trend(session: Session, scope: queries.AgencyScope, period: Period,
         before = points[-1].estimate if points else None
         change = compare(est, before) if est is not None and before is not None else None
         points.append(TrendPoint(p, est, change))
-    return [TrendPoint(*point) for point in _from_first_data(
-        [(t.period, t.estimate, t.change) for t in points])]
+    return _from_first_data(points, lambda point: point.estimate)
 
 
 def _pending_counts(session: Session, desk_ids: list[int], period: Period) -> tuple[int, int]:

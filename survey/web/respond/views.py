@@ -48,11 +48,10 @@ def _submit_limit() -> str:
 @bp.get("/")
 def home():
     query = request.args.get("q", "")[:100].strip()
+    tops = citizen.agency_directory(db.session)
     return render_template(
-        "respond/home.html", query=query,
-        entries=citizen.desk_directory(db.session, query),
-        parents=[a for a in citizen.agency_directory(db.session) if a.children],
-    )
+        "respond/home.html", query=query, entries=citizen.desk_directory(tops, query),
+        parents=[a for a in tops if a.children])
 
 
 # --- pages ---------------------------------------------------------------------------------
