@@ -17,6 +17,7 @@ from survey.web.messages import message_for
 KIND_LABELS = {"shown": _l("Shown now"), "year": _l("Years"), "semester": _l("Semesters"),
                "quarter": _l("Quarters"), "month": _l("Months")}
 
+
 @dataclass
 class PeriodPick:
     """The period a page shows, what the reader asked for, and why it was not used."""
