@@ -27,6 +27,7 @@ class PeriodPick:
     choices: list[tuple[str, list[Period]]]
     start: str  # the custom range's fields as typed (or the period's own dates)
     end: str
+    range_error: bool = False  # the error is the custom range's (mark its fields)
 
     @property
     def status(self) -> int:
@@ -54,6 +55,7 @@ def pick_period(args: Mapping[str, str], default: Period, first: date | None,
     choices = period_choices(first, today)
     if not any(p == period for _kind, periods in choices for p in periods):
         choices.insert(0, ("shown", [period]))  # e.g. a range, or a year before the data
-    if not error or not (start or end):
+    range_error = bool(error and (start or end))
+    if not range_error:  # the fields show the period shown, unless the range was wrong
         start, end = period.start.isoformat(), period.end.isoformat()
-    return PeriodPick(period, error, choices, start[:10], end[:10])
+    return PeriodPick(period, error, choices, start[:10], end[:10], range_error)

@@ -154,3 +154,16 @@ def test_a_refusal_is_announced_as_an_error_and_a_success_as_a_status(org, clien
         "owner": "Kepala seksi", "due_date": "2024-06-30", "status": "planned"},
         follow_redirects=True)
     assert re.search(r'<p class="flash" role="status">', saved.get_data(as_text=True))
+
+
+def test_the_field_that_caused_a_period_error_is_marked(org, client):
+    make_user(org, "m@kec-a.go.id", "agency_manager", ["KEC-A"])
+    login(client, "m@kec-a.go.id")
+    typed = client.get("/dashboard/KEC-A?period=2026-13").get_data(as_text=True)
+    assert re.search(r'<select id="period" name="period" aria-invalid="true"', typed)
+    assert 'id="range-from" name="from" value="' in typed
+    assert not re.search(r'id="range-from"[^>]*aria-invalid', typed)
+    ranged = client.get("/dashboard/KEC-A?from=2024-05-31&to=2024-05-01").get_data(
+        as_text=True)
+    assert re.search(r'id="range-from"[^>]*aria-invalid="true"', ranged)
+    assert 'value="2024-05-31"' in ranged  # what was typed stays in the field
