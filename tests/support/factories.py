@@ -98,3 +98,28 @@ def receipt_of(response_id: int) -> str:
     return db.session.scalar(
         select(Receipt.code).join(ChainEntry, ChainEntry.seq == Receipt.seq)
         .where(ChainEntry.kind == "response", ChainEntry.ref_id == response_id))
+
+
+# One account per role (None: a visitor who is not signed in), for the tests that walk
+# every page as every role.
+ROLE_ACCOUNTS = {
+    "anonymous": None,
+    "admin": "admin@skm.go.id",
+    "agency_manager": "manager@a.go.id",
+    "desk_staff": "staff@a.go.id",
+    "auditor": "auditor@bpk.go.id",
+}
+
+
+def two_agencies_with_every_role(org):
+    """KEC-A filled with responses, a second agency KEC-B with one desk, and one account
+    per role of ROLE_ACCOUNTS (managers and desk staff of KEC-A)."""
+    fill(org, per_desk=12)
+    org.create_agency(db.session, "KEC-B", "Kecamatan B")
+    org.create_desk(db.session, "KEC-B", "L1", "Loket B1")
+    db.session.commit()
+    for role, email in ROLE_ACCOUNTS.items():
+        if email:
+            make_user(org, email, role, ["KEC-A"] if role in ("agency_manager",
+                                                              "desk_staff") else [])
+    return org

@@ -28,13 +28,6 @@ from survey.ikm.standards import display_decimal
 MAY = datetime(2024, 5, 14, 3, tzinfo=UTC)
 
 
-@pytest.fixture
-def manager(client, org):
-    make_user(org, "m@kec-a.go.id", "agency_manager", ["KEC-A"])
-    login(client, "m@kec-a.go.id")
-    return client
-
-
 def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 

@@ -18,7 +18,7 @@ from html.parser import HTMLParser
 
 import pytest
 from support.app import NO_LIMITS
-from support.factories import desk, fill, make_user
+from support.factories import ROLE_ACCOUNTS, desk, two_agencies_with_every_role
 from support.web import answers, enrol_kiosk, get, login, open_form, service_id
 
 from survey.core import tickets
@@ -46,13 +46,7 @@ new create created update updated change changed add added remove removed
 anonymous unknown failed
 """.split())  # noqa: SIM905  (a word list reads better as text)
 
-ROLES = {
-    "anonymous": None,
-    "admin": "admin@skm.go.id",
-    "agency_manager": "manager@a.go.id",
-    "desk_staff": "staff@a.go.id",
-    "auditor": "auditor@bpk.go.id",
-}
+ROLES = ROLE_ACCOUNTS
 
 # The import pages name the columns of their CSV files, which people type as they are.
 COLUMN_NAMES = {"agency", "desk", "month", "count", "service", "channel", "response",
@@ -125,14 +119,7 @@ def demo(org):
     """What a demo installation has: responses (flagged ones, comments), two agencies, one
     account per role, a closed and published period, a follow-up action, a kiosk tablet,
     a ticket."""
-    fill(org, per_desk=12)
-    org.create_agency(db.session, "KEC-B", "Kecamatan B")
-    org.create_desk(db.session, "KEC-B", "L1", "Loket B1")
-    db.session.commit()
-    for role, email in ROLES.items():
-        if email:
-            make_user(org, email, role, ["KEC-A"] if role in ("agency_manager",
-                                                              "desk_staff") else [])
+    two_agencies_with_every_role(org)
     now = datetime.now(UTC)
     with write_transaction(db.session):
         period = org.create_period(db.session, "2024-S1")

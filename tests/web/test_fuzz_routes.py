@@ -33,7 +33,7 @@ from flask_wtf import FlaskForm
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support.app import NO_LIMITS
-from support.factories import fill, make_user
+from support.factories import ROLE_ACCOUNTS, two_agencies_with_every_role
 from support.web import csrf_from, login
 from wtforms.fields.core import UnboundField
 
@@ -41,13 +41,7 @@ from survey.core.db import db
 from survey.core.models import Desk, User
 
 EXAMPLES = int(1500 * float(os.environ.get("SURVEY_FUZZ_EXAMPLES", "2000")) / 2000)
-ROLES = {
-    "anonymous": None,
-    "admin": "admin@skm.go.id",
-    "agency_manager": "manager@a.go.id",
-    "desk_staff": "staff@a.go.id",
-    "auditor": "auditor@bpk.go.id",
-}
+ROLES = ROLE_ACCOUNTS
 # Names the views read from request.args / request.form besides the WTForms fields.
 QUERY_NAMES = ("period", "next", "all", "tahun", "tanggal", "page", "lang", "flagged", "edit",
                "bom", "baris", "action", "reason", "sheet", "id", "email", "decision",
@@ -99,14 +93,7 @@ def app_config():
 
 @pytest.fixture
 def world(org):
-    fill(org, per_desk=12)
-    org.create_agency(db.session, "KEC-B", "Kecamatan B")
-    org.create_desk(db.session, "KEC-B", "L1", "Loket B1")
-    db.session.commit()
-    for role, email in ROLES.items():
-        if email:
-            make_user(org, email, role, ["KEC-A"] if role in ("agency_manager",
-                                                              "desk_staff") else [])
+    two_agencies_with_every_role(org)
     return org
 
 

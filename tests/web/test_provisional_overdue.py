@@ -8,8 +8,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from support.factories import desk, fill, make_user
-from support.web import get, login, text
+from support.factories import desk, fill
+from support.web import get, text
 
 from survey.core.db import db, utcnow
 from survey.core.localtime import long_date
@@ -20,13 +20,6 @@ from survey.core.results import published
 PROVISIONAL = re.compile(r'<div class="alert warn" role="status" id="provisional">(.*?)</div>',
                          re.S)
 LATE_TAG = '<span class="tag warn">Terlambat</span>'
-
-
-@pytest.fixture
-def manager(client, org):
-    make_user(org, "m@kec-a.go.id", "agency_manager", ["KEC-A"])
-    login(client, "m@kec-a.go.id")
-    return client
 
 
 def test_a_running_period_is_provisional_on_both_dashboards(org, manager):

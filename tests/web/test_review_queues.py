@@ -22,13 +22,6 @@ MAY_14 = datetime(2024, 5, 14, 3, tzinfo=UTC)
 QUEUE = "/dashboard/KEC-A/antrean"
 
 
-@pytest.fixture
-def manager(client, org):
-    make_user(org, "m@kec-a.go.id", "agency_manager", ["KEC-A"])
-    login(client, "m@kec-a.go.id")
-    return client
-
-
 def add(n: int = 1, *, desk_code: str = "L1", channel: str = "qr", when: datetime = MAY_14,
         flags: tuple[str, ...] = (), comment: str | None = "Pelayanan cepat", score: int = 3,
         **profile: str) -> list[int]:
