@@ -1,7 +1,8 @@
 """The citizen survey in a real browser (Debian's headless Chromium driven by Playwright)
 against a real server (gunicorn on the test database): the desk's QR code leads to the
 form, which works by mouse, by keyboard alone, in both languages, at 320 px, within its
-page-weight budget and without any third-party request; the kiosk returns to a new form.
+page-weight budget and without any third-party request (the kiosk app has its own
+browser tests in test_browser_kiosk.py).
 
 Screenshots of each step go to tests/artifacts/ (git-ignored), with the measured page
 weight in page-weight.json. Without Chromium, zbarimg or Playwright the module is skipped,
@@ -22,7 +23,7 @@ require_browser("zbarimg")
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
-from support.factories import PASSWORD, desk, make_user, receipt_of  # noqa: E402
+from support.factories import desk, receipt_of  # noqa: E402
 from support.live_server import gunicorn  # noqa: E402
 
 from survey.core import qr  # noqa: E402
@@ -314,43 +315,3 @@ def test_the_form_page_stays_within_its_weight_budget_and_its_own_host(server, p
     assert total <= PAGE_BUDGET, f"{total} bytes: {by_url}"
     for url, size in playwright_sizes.items():  # Playwright's own count agrees
         assert abs(size - by_url[url]) <= 0.05 * by_url[url] + 64, (url, size, by_url[url])
-
-
-def test_a_tablet_enrolled_as_kiosk_returns_to_a_fresh_form(org, server, page):
-    d = desk("L1")
-    page.goto(f"{server}/k/{d.slug}")  # not enrolled: the ordinary survey
-    page.wait_for_url(f"{server}/s/{d.slug}")
-    # A desk clerk enrols the tablet from the desk page and is signed out on it.
-    make_user(org, "staff@a.go.id", "desk_staff", ["KEC-A"])
-    page.goto(f"{server}/auth/login")
-    page.get_by_label("Surel").fill("staff@a.go.id")
-    page.get_by_label("Kata sandi").fill(PASSWORD)
-    page.get_by_role("button", name="Masuk").click()
-    page.goto(f"{server}/loket/{d.id}/kios")
-    shot(page, "kiosk-enrol")
-    page.get_by_label("Nama perangkat").fill("Tablet dekat pintu")
-    page.get_by_role("button", name="Daftarkan perangkat ini sebagai kios").click()
-    page.wait_for_url(f"{server}/k/{d.slug}")
-    assert "kiosk" in page.locator("body").get_attribute("class")
-    assert page.request.get(f"{server}/loket/", max_redirects=0).status == 302  # signed out
-    first_key = page.locator("input[name=idempotency_key]").input_value()
-    shot(page, "kiosk")
-    answer_by_clicking(page, "id")
-    page.get_by_label("Layanan yang Anda terima").select_option(label="KTP-el")
-    page.get_by_role("button", name="Kirim jawaban").click()
-
-    receipt = receipt_on(page)
-    # back to the form, through the language switch: the next citizen starts in Indonesian
-    assert page.locator("meta[http-equiv=refresh]").get_attribute(
-        "content") == f"10;url=/bahasa/id?next=/k/{d.slug}"
-    assert "Layar ini kembali ke formulir baru dalam 10 detik." in page.inner_text("main")
-    shot(page, "kiosk-thanks")
-    assert_stored(receipt, channel="kiosk")
-
-    page.wait_for_url(f"{server}/k/{d.slug}", timeout=20_000)  # by itself, after 10 s
-    page.wait_for_load_state()
-    assert page.locator("input[type=radio]:checked").count() == 0
-    assert page.locator("#progress").inner_text().strip() == "0 dari 9 terjawab"
-    assert page.locator("input[name=idempotency_key]").input_value() != first_key
-    shot(page, "kiosk-again")
-    assert len(stored()) == 1

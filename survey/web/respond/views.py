@@ -32,6 +32,7 @@ from survey.web.i18n import current_locale
 from survey.web.messages import message_for
 from survey.web.respond import signals
 from survey.web.respond.forms import NOT_STATED, Forged, ReceiptCheckForm, parse
+from survey.web.respond.kiosk_app import kiosk_config
 
 bp = Blueprint("respond", __name__)
 POLICY = {f"respond.{name}": PUBLIC for name in (
@@ -69,7 +70,8 @@ def _open_desk(slug: str, *, posting: bool = False) -> Desk:
 
 
 def _form_page(desk: Desk, *, mode: str, action: str, data: SurveyInput | None = None,
-               errors: dict[str, str] | None = None, status: int = 200):
+               errors: dict[str, str] | None = None, status: int = 200,
+               kiosk: dict[str, object] | None = None):
     data = data or SurveyInput()
     key = data.idempotency_key or secrets.token_urlsafe(18)
     html = render_template(
@@ -86,6 +88,7 @@ def _form_page(desk: Desk, *, mode: str, action: str, data: SurveyInput | None =
         idempotency_key=key,
         served=signals.served_token(),
         locale=current_locale(),
+        kiosk=kiosk,
     )
     response = current_app.make_response((html, status))
     response.headers["Cache-Control"] = "no-store"
@@ -106,10 +109,26 @@ def _enrolled(desk: Desk) -> bool:
 
 @bp.get("/k/<slug>")
 def kiosk(slug: str):
+    """The kiosk app on a tablet enrolled for this desk. A revoked tablet gets a page that
+    takes no answers but says what still waits on it (kiosk.js counts it): the answers
+    kept there are sent once staff enrol it again."""
     desk = _open_desk(slug)
-    if not _enrolled(desk):  # anyone can type a kiosk address: it is then a QR survey
+    device_id, secret = device_of(request)
+    device = kiosks.identify(db.session, desk.id, device_id, secret)
+    if device is None:  # anyone can type a kiosk address: it is then a QR survey
         return redirect(url_for("respond.survey", slug=slug))
-    return _form_page(desk, mode="kiosk", action=url_for("respond.kiosk_submit", slug=slug))
+    kiosks.touch(db.session, device, utcnow())
+    db.session.commit()
+    config = kiosk_config(desk, locale=current_locale())
+    if device.revoked_at is not None:
+        config["revoked"] = True
+        response = current_app.make_response(render_template(
+            "respond/kiosk_revoked.html", desk=desk, kiosk=config,
+            survey_link=url_for("respond.survey", slug=slug)))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return _form_page(desk, mode="kiosk", action=url_for("respond.kiosk_submit", slug=slug),
+                      kiosk=config)
 
 
 @bp.get("/t/<token>")

@@ -18,6 +18,7 @@
   form.addEventListener("change", update);
   update();
   form.addEventListener("submit", function (event) {
+    if (document.body.classList.contains("kiosk-app")) return;  // kiosk.js keeps it
     if (form.getAttribute("data-sent")) { event.preventDefault(); return; }
     form.setAttribute("data-sent", "1");
     var button = form.querySelector("button[type=submit]");
