@@ -126,15 +126,18 @@ def _replay(session: Session, key: str, desk_id: int) -> Outcome | None:
 
 
 def submit(session: Session, desk: Desk, data: SurveyInput, *, channel: str,
-           flags: tuple[str, ...], now: datetime, ticket_token: str | None = None) -> Outcome:
+           flags: tuple[str, ...], now: datetime, ticket_token: str | None = None,
+           device_id: int | None = None) -> Outcome:
     """Store one citizen response: in one write transaction consume the ticket (if any),
     insert the response with its answers, extend the chain and the rollups. A repeated
-    idempotency key returns the first submission's outcome and stores nothing."""
+    idempotency key returns the first submission's outcome and stores nothing.
+    `device_id`: the enrolled kiosk tablet it was answered on (channel kiosk)."""
     desk_id = desk.id
     item = NewResponse(
         desk_id=desk_id, answers=data.answers, submitted_at=now, channel=channel,
         service_id=data.service_id, verified=ticket_token is not None, flags=flags,
-        comment=data.comment, idempotency_key=data.idempotency_key, **data.profile)
+        comment=data.comment, idempotency_key=data.idempotency_key, device_id=device_id,
+        **data.profile)
     try:
         with write_transaction(session):
             if data.idempotency_key:

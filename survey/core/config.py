@@ -57,6 +57,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SURVEY_PATTERN_WINDOW_MINUTES": 10,
         "SUBMIT_RATE_LIMIT": "120 per minute",  # per client address; an office shares one
         "TICKET_TTL_HOURS": 24,
+        # Offline kiosk: responses per sync request, how old a kept response may be when
+        # it arrives, and requests per minute from one tablet.
+        "SURVEY_SYNC_MAX_BATCH": 25,
+        "SURVEY_SYNC_MAX_AGE_DAYS": 30,
+        "SURVEY_SYNC_RATE_LIMIT": "120 per minute",
         "LAPOR_URL": "https://www.lapor.go.id",
     }
 
@@ -89,6 +94,9 @@ ENVIRONMENT: dict[str, Any] = {
     "SURVEY_BURST_WINDOW_MINUTES": int,
     "SUBMIT_RATE_LIMIT": str,
     "TICKET_TTL_HOURS": int,
+    "SURVEY_SYNC_MAX_BATCH": int,
+    "SURVEY_SYNC_MAX_AGE_DAYS": int,
+    "SURVEY_SYNC_RATE_LIMIT": str,
 }
 
 

@@ -43,7 +43,9 @@ REMOVED = "removed-without-redaction"  # makes a link fail: a comment gone witho
 def response_payload(row: Mapping[str, Any], answers: Mapping[int, int],
                      redacted: bool = False) -> dict[str, Any]:
     """What a response link covers: every stored field and every answer (element id ->
-    score). The idempotency key is transport detail, not content, and is left out.
+    score). The idempotency key and the kiosk device are transport detail (how the
+    response arrived, not what it says) and are left out: the device column came later,
+    and links made before it must verify unchanged.
 
     A comment recorded with a digest is covered by its digest, recomputed from the text
     while the text is there (so a changed text breaks the link); once the text has been

@@ -207,6 +207,7 @@ class Response(db.Model):
         ),
         CheckConstraint(f"length(comment) <= {COMMENT_MAX}", name="comment_length"),
         CheckConstraint("channel <> 'ticket' OR verified", name="ticket_is_verified"),
+        CheckConstraint("device_id IS NULL OR channel = 'kiosk'", name="device_only_on_kiosk"),
         Index("ix_response_desk_day", "desk_id", "day"),
         # Partial indexes for the review and moderation queues: counting what waits for a
         # decision reads only the flagged (about 3%) or commented rows of the period.
@@ -221,6 +222,9 @@ class Response(db.Model):
         Index("ix_response_commented", "desk_id", "day", "id",
               sqlite_where=text("comment IS NOT NULL"),
               postgresql_where=text("comment IS NOT NULL")),
+        # Responses per kiosk device (the staff's device page): only kiosk rows have one.
+        Index("ix_response_device", "device_id", sqlite_where=text("device_id IS NOT NULL"),
+              postgresql_where=text("device_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
@@ -249,6 +253,10 @@ class Response(db.Model):
     comment_salt: Mapped[str | None] = mapped_column(String(32))
     comment_digest: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The enrolled kiosk tablet that took the response (kiosk channel only). Not in the
+    # chain's payload (survey.core.ledger.response_payload): like the idempotency key it
+    # says how the response arrived, and links made before this column must still verify.
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("kiosk_device.id"))
 
     desk: Mapped[Desk] = relationship()
     service: Mapped[Service | None] = relationship()
@@ -357,6 +365,10 @@ class KioskDevice(db.Model):
         CheckConstraint("length(name) > 0", name="name_not_empty"),
         CheckConstraint("revoked_at IS NULL OR revoked_at >= created_at",
                         name="revoked_after_enrolment"),
+        CheckConstraint("waiting_reported IS NULL OR waiting_reported >= 0",
+                        name="waiting_not_negative"),
+        CheckConstraint("refused_reported IS NULL OR refused_reported >= 0",
+                        name="refused_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -366,6 +378,13 @@ class KioskDevice(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The device's last contact (its kiosk page loaded, or a sync call), its last sync
+    # call that carried responses, and what it reported then: responses still waiting on
+    # it to be sent, and responses it keeps because the server refused them.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    waiting_reported: Mapped[int | None] = mapped_column(Integer)
+    refused_reported: Mapped[int | None] = mapped_column(Integer)
 
     desk: Mapped[Desk] = relationship()
 

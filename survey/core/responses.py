@@ -52,6 +52,7 @@ class NewResponse:
     occupation: str | None = None
     comment: str | None = None
     idempotency_key: str | None = None
+    device_id: int | None = None  # the enrolled kiosk tablet (kiosk channel only)
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,9 @@ def _validate(
                               channel=item.channel)
     if item.channel == "ticket" and not item.verified:
         raise ValidationError("ticket responses are verified", code="ticket_verified")
+    if item.device_id is not None and item.channel != "kiosk":
+        raise ValidationError("only a kiosk response names a kiosk device",
+                              code="device_not_kiosk")
     if item.service_id is not None:
         service = services.get(item.service_id)
         if service is None or service.agency_id != desk.agency_id:
@@ -250,5 +254,8 @@ def _validate(
         "comment_salt": salt,
         "comment_digest": digest,
         "idempotency_key": item.idempotency_key or None,
+        # Not in the chain's payload (ledger.response_payload lists its fields): how the
+        # response arrived, like the idempotency key; older links must still verify.
+        "device_id": item.device_id,
     }
     return row, answers, masked

@@ -48,6 +48,7 @@ from survey.web.forms import use_our_wtforms_messages
 from survey.web.paper import views as paper_views
 from survey.web.published import views as published_views
 from survey.web.respond import kiosk_app
+from survey.web.respond import sync as kiosk_sync
 from survey.web.respond import views as respond_views
 from survey.web.urls import public_url
 
@@ -58,8 +59,8 @@ MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file
 # rules, merged into survey.web.access.POLICY); `CSRF_EXEMPT` marks the blueprints that
 # authenticate machine clients by key instead of a session.
 FEATURES: tuple[ModuleType, ...] = (
-    respond_views, kiosk_app, i18n, auth_views, desk_views, dashboard_views, published_views,
-    api_views, api_tickets, audit_views, admin_views, paper_views, health,
+    respond_views, kiosk_app, kiosk_sync, i18n, auth_views, desk_views, dashboard_views,
+    published_views, api_views, api_tickets, audit_views, admin_views, paper_views, health,
 )
 
 

@@ -6,6 +6,7 @@ that shows a refusal goes through `message_for`, never `str(error)`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import NoReturn
 
 from flask import abort, current_app
@@ -17,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 from survey.core.errors import NotFound, ValidationError
 from survey.core.periods import PeriodError
 from survey.web import labels
-from survey.web.i18n import current_locale
+from survey.web.i18n import current_locale, local_time
 
 # The objects a message names ("the desk name ...").
 THINGS = {"agency": _l("agency"), "desk": _l("desk"), "service": _l("service"),
@@ -38,6 +39,14 @@ def _thing(what: object) -> str:
 
 def _count(value: object) -> str:
     return format_decimal(value) if isinstance(value, int) else str(value)
+
+
+def _moment(value: object, zone: object) -> str:
+    """An ISO time the core names, in the zone's local time in the visitor's language."""
+    try:
+        return local_time(datetime.fromisoformat(str(value)), str(zone))
+    except (ValueError, KeyError):  # not a time, or not a zone
+        return str(value)
 
 
 MESSAGES: dict[str, Callable[..., str]] = {
@@ -111,7 +120,10 @@ MESSAGES: dict[str, Callable[..., str]] = {
     "bad_moment": lambda value, **_rest: _(
         "“%(value)s” is not a date or time like 2024-05-31 or 2024-05-31T10:00:00+07:00.",
         value=value),
-    "in_future": lambda value, **_rest: _("%(value)s lies in the future.", value=value),
+    "in_future": lambda value, zone=None, **_rest: (
+        _("The response was recorded at %(time)s, later than the present time: the "
+          "tablet's clock is wrong. Set its date and time.", time=_moment(value, zone))
+        if zone else _("%(value)s lies in the future.", value=value)),
     "comment_too_long": lambda limit, **_rest: _(
         "The suggestion is longer than %(limit)s characters.", limit=_count(limit)),
     "unknown_channel": lambda channel, **_rest: _(
@@ -195,6 +207,23 @@ MESSAGES: dict[str, Callable[..., str]] = {
     # desks, kiosks, tickets
     "kiosk_name": lambda **_rest: _("Give the device a name of at most 80 characters."),
     "kiosk_revoked": lambda **_rest: _("This device was already revoked."),
+    # responses an offline kiosk sends later (survey.core.kiosk_sync)
+    "too_old": lambda value, zone, days, **_rest: _(
+        "The response was recorded at %(time)s, more than %(days)s days ago; it can no "
+        "longer be added.", time=_moment(value, zone), days=_count(days)),
+    "key_conflict": lambda **_rest: _(
+        "The key of this response was already used at another desk; it was not stored."),
+    "answer_missing": lambda element, **_rest: _(
+        "Question %(element)s was not answered.", element=element),
+    "service_required": lambda **_rest: _("The service received was not chosen."),
+    "service_not_at_desk": lambda **_rest: _("The service is not offered at this desk."),
+    "bad_text": lambda **_rest: _(
+        "The suggestion contains a character no keyboard types (NUL)."),
+    "bad_profile": lambda name, **_rest: _(
+        "“%(name)s” is not a question about the respondent.", name=name),
+    "bad_key": lambda **_rest: _(
+        "A response key has 16 to 64 letters, digits, '-' or '_'."),
+    "device_not_kiosk": lambda **_rest: _("Only a kiosk response names a kiosk device."),
     "desk_closed": lambda **_rest: _("This desk is closed."),
     "ticket_count": lambda limit, **_rest: _(
         "The number of tickets must be between 1 and %(limit)s.", limit=limit),

@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from survey.core.audit import Actor, record_event
-from survey.core.db import utcnow
+from survey.core.db import utcnow, write_transaction
 from survey.core.errors import NotFound, ValidationError
-from survey.core.models import Desk, KioskDevice
+from survey.core.models import Desk, KioskDevice, Response
 
 
 def _hash(secret: str) -> str:
@@ -59,14 +60,33 @@ def revoke(session: Session, device_id: int, *, actor: Actor,
     return device
 
 
+def identify(session: Session, desk_id: int, device_id: object, secret: object
+             ) -> KioskDevice | None:
+    """The device of this desk whose id and secret (from its cookie) these are, revoked or
+    not (the caller checks `revoked_at`: a revoked tablet is told so); None for anything
+    else: no cookie, a wrong secret, a device of another desk."""
+    if (not isinstance(device_id, int) or isinstance(device_id, bool)
+            or not 0 < device_id < 2**31 or not isinstance(secret, str) or not secret):
+        return None
+    device = session.get(KioskDevice, device_id)
+    if (device is None or device.desk_id != desk_id
+            or not hmac.compare_digest(device.secret_hash, _hash(secret))):
+        return None
+    return device
+
+
 def recognised(session: Session, desk_id: int, device_id: object, secret: object) -> bool:
     """Whether a device (id and secret from its cookie) is enrolled, not revoked, for this
     desk."""
-    if not isinstance(device_id, int) or not isinstance(secret, str) or not secret:
-        return False
-    device = session.get(KioskDevice, device_id) if 0 < device_id < 2**31 else None
-    return (device is not None and device.revoked_at is None and device.desk_id == desk_id
-            and hmac.compare_digest(device.secret_hash, _hash(secret)))
+    device = identify(session, desk_id, device_id, secret)
+    return device is not None and device.revoked_at is None
+
+
+def touch(session: Session, device: KioskDevice, now: datetime) -> None:
+    """Note the device's contact (its kiosk page loaded), for the staff's device list. In
+    its own short write transaction: a page load otherwise only reads."""
+    with write_transaction(session):
+        device.last_seen_at = now
 
 
 def devices_of(session: Session, desk_ids: set[int]) -> dict[int, list[KioskDevice]]:
@@ -77,3 +97,20 @@ def devices_of(session: Session, desk_ids: set[int]) -> dict[int, list[KioskDevi
             .order_by(KioskDevice.id)):
         devices[device.desk_id].append(device)
     return devices
+
+
+def revoked_of(session: Session, desk_id: int) -> list[KioskDevice]:
+    """The desk's revoked devices, the latest revocation first (the staff's history)."""
+    return list(session.scalars(select(KioskDevice).where(
+        KioskDevice.desk_id == desk_id, KioskDevice.revoked_at.is_not(None))
+        .order_by(KioskDevice.revoked_at.desc(), KioskDevice.id.desc())))
+
+
+def responses_stored(session: Session, device_ids: set[int]) -> dict[int, int]:
+    """How many responses each device has sent that are stored (0 for none)."""
+    counts = dict.fromkeys(device_ids, 0)
+    if device_ids:
+        counts.update(session.execute(
+            select(Response.device_id, func.count()).where(Response.device_id.in_(device_ids))
+            .group_by(Response.device_id)).tuples().all())
+    return counts

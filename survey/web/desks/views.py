@@ -114,8 +114,10 @@ def _pdf(body: bytes, filename: str):
 def kiosks_page(desk_id: int, errors: list[str] | None = None, status: int = 200):
     desk = _visible_desk(desk_id)
     devices = kiosks.devices_of(db.session, {desk.id})[desk.id]
-    return render_template("desks/kiosks.html", desk=desk, devices=devices,
-                           errors=errors or []), status
+    revoked = kiosks.revoked_of(db.session, desk.id)
+    stored = kiosks.responses_stored(db.session, {d.id for d in devices})
+    return render_template("desks/kiosks.html", desk=desk, devices=devices, revoked=revoked,
+                           stored=stored, errors=errors or []), status
 
 
 @bp.post("/<int:desk_id>/kios")

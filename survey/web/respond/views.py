@@ -177,9 +177,12 @@ def submit(slug: str):
 @limiter.limit(_submit_limit)
 def kiosk_submit(slug: str):
     desk = _open_desk(slug, posting=True)
-    if not _enrolled(desk):  # counted like a QR response, cooldown included
+    device_id, secret = device_of(request)
+    device = kiosks.identify(db.session, desk.id, device_id, secret)
+    if device is None or device.revoked_at is not None:  # a QR response, with cooldown
         return _handle(desk, mode="qr", action=url_for("respond.submit", slug=slug))
-    return _handle(desk, mode="kiosk", action=url_for("respond.kiosk_submit", slug=slug))
+    return _handle(desk, mode="kiosk", action=url_for("respond.kiosk_submit", slug=slug),
+                   device_id=device.id)
 
 
 @bp.post("/t/<token>")
@@ -190,7 +193,8 @@ def ticket_submit(token: str):
                    ticket_token=token)
 
 
-def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = None):
+def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = None,
+            device_id: int | None = None):
     try:
         data, errors = parse(request.form,
                              questionnaires.elements(db.session, desk.questionnaire_id),
@@ -215,7 +219,8 @@ def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = No
     slug = desk.slug
     try:
         outcome = citizen.submit(db.session, desk, data, channel=channel, flags=flags,
-                                  now=utcnow(), ticket_token=ticket_token)
+                                  now=utcnow(), ticket_token=ticket_token,
+                                  device_id=device_id)
     except tickets.TicketRefused as refused:
         _refuse_ticket(refused)
     except citizen.IdempotencyConflict:
