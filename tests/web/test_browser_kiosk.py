@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import requests
@@ -26,8 +27,13 @@ from sqlalchemy import select  # noqa: E402
 from support.factories import PASSWORD, desk, make_user  # noqa: E402
 from support.live_server import gunicorn  # noqa: E402
 
-from survey.core.db import db  # noqa: E402
-from survey.core.models import Element, KioskDevice, Response  # noqa: E402
+from survey.core.db import db, utcnow  # noqa: E402
+from survey.core.models import (  # noqa: E402
+    Element,
+    KioskDevice,
+    ReportingPeriod,
+    Response,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -89,7 +95,7 @@ def enrol(context: BrowserContext, base: str) -> Page:
     page.get_by_role("button", name="Daftarkan perangkat ini sebagai kios").click()
     page.wait_for_url(f"{base}/k/{desk('L1').slug}")
     assert page.request.get(f"{base}/loket/", max_redirects=0).status == 302  # signed out
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     page.wait_for_function(
         "async () => (await (await caches.open('skm-kiosk-pages')).keys()).length >= 2")
     return page
@@ -104,7 +110,7 @@ def expect_visible(page: Page, selector: str) -> None:
     page.locator(selector).wait_for(state="visible")
 
 
-def answer(page: Page, scores: list[int], *, by_hand: bool) -> None:
+def answer(page: Page, scores: list[int], *, by_hand: bool, shots: str = "") -> None:
     """One citizen: start, answer the nine questions and the service, send, and let the
     next one begin. The first citizens tap every answer; the rest are filled by script to
     keep the test short (the app reads the form the same way)."""
@@ -118,8 +124,12 @@ def answer(page: Page, scores: list[int], *, by_hand: bool) -> None:
             document.querySelector(`#q-U${i + 1} input[value="${s}"]`).checked = true; })""",
                       scores)
     page.get_by_label("Layanan yang Anda terima").select_option(label="KTP-el")
+    if shots:
+        page.screenshot(path=str(SHOTS / f"{shots}-form.png"), full_page=True)
     page.get_by_role("button", name="Kirim jawaban").click()
     expect_visible(page, "#kiosk-thanks")
+    if shots:
+        shot(page, f"{shots}-thanks")
     page.get_by_role("button", name="Selesai").click()
     start_screen(page)
 
@@ -142,6 +152,12 @@ def kept_on_tablet(page: Page) -> list[dict]:
 
 def status(page: Page) -> str:
     return page.locator("#kiosk-status").inner_text()
+
+
+def wait_for_status(page: Page, words: str, timeout: float = 30_000) -> None:
+    page.wait_for_function(
+        "words => document.querySelector('#kiosk-status').innerText.includes(words)",
+        arg=words, timeout=timeout)
 
 
 def stored() -> list[Response]:
@@ -180,9 +196,10 @@ def test_an_offline_kiosk_keeps_fifty_answers_and_sends_each_exactly_once(
     shot(page, "start")
 
     tablet.set_offline(True)
-    page.wait_for_function("!navigator.onLine")
+    page.wait_for_function("() => !navigator.onLine")
     for citizen in range(CITIZENS):
-        answer(page, scores_of(citizen), by_hand=citizen < 2)
+        answer(page, scores_of(citizen), by_hand=citizen < 2,
+               shots="first" if citizen == 0 else "")
         if citizen == 0:
             shot(page, "start-after-one-offline")
     assert f"Menunggu dikirim: {CITIZENS}" in status(page)
@@ -192,8 +209,7 @@ def test_an_offline_kiosk_keeps_fifty_answers_and_sends_each_exactly_once(
 
     page.reload()  # still offline: the service worker opens the app from its copy
     start_screen(page)
-    page.wait_for_function(f"document.querySelector('#kiosk-status').innerText"
-                           f".includes('Menunggu dikirim: {CITIZENS}')")
+    wait_for_status(page, f"Menunggu dikirim: {CITIZENS}")
     assert page.locator("h1").inner_text() == "Loket 1"
     shot(page, "reopened-offline")
 
@@ -212,8 +228,7 @@ def test_an_offline_kiosk_keeps_fifty_answers_and_sends_each_exactly_once(
     page.route("**/sync", break_once)
     began = time.monotonic()
     tablet.set_offline(False)
-    page.wait_for_function("document.querySelector('#kiosk-status').innerText"
-                           ".includes('Semua jawaban sudah terkirim')", timeout=60_000)
+    wait_for_status(page, "Semua jawaban sudah terkirim", timeout=60_000)
     seconds = time.monotonic() - began
     shot(page, "all-sent")
     assert cut["done"]
@@ -247,7 +262,7 @@ def test_an_offline_kiosk_keeps_fifty_answers_and_sends_each_exactly_once(
 def test_a_revoked_tablet_keeps_its_answers_and_says_why(server, tablet, chromium):
     page = enrol(tablet, server)
     tablet.set_offline(True)
-    page.wait_for_function("!navigator.onLine")
+    page.wait_for_function("() => !navigator.onLine")
     for citizen in range(3):
         answer(page, scores_of(citizen), by_hand=False)
 
@@ -261,8 +276,7 @@ def test_a_revoked_tablet_keeps_its_answers_and_says_why(server, tablet, chromiu
     office.close()
 
     tablet.set_offline(False)
-    page.wait_for_function("document.querySelector('#kiosk-status').innerText"
-                           ".includes('Pengiriman terhenti')", timeout=30_000)
+    wait_for_status(page, "Pengiriman terhenti")
     assert "Menunggu dikirim: 3" in status(page)
     assert len(kept_on_tablet(page)) == 3
     assert stored() == []
@@ -272,7 +286,37 @@ def test_a_revoked_tablet_keeps_its_answers_and_says_why(server, tablet, chromiu
     shot(page, "revoked-details")
 
     page.reload()  # online: the page says the tablet takes no answers, and what it keeps
-    page.wait_for_function("document.querySelector('#kiosk-kept').innerText === '3'")
+    page.wait_for_function("() => document.querySelector('#kiosk-kept').innerText === '3'")
     assert page.locator("#survey").count() == 0
     assert "tidak lagi menjadi kios" in page.inner_text("main")
     shot(page, "revoked-page")
+
+
+def test_an_answer_from_a_period_closed_meanwhile_is_shown_to_staff_not_dropped(
+        server, tablet):
+    page = enrol(tablet, server)
+    tablet.set_offline(True)
+    page.wait_for_function("() => !navigator.onLine")
+    answer(page, scores_of(0), by_hand=False)
+    # While the tablet is offline the agency publishes and seals this month.
+    db.session.rollback()  # a fresh transaction: the server wrote meanwhile
+    for key in {date.today().strftime("%Y-%m"), utcnow().strftime("%Y-%m")}:
+        db.session.add(ReportingPeriod(key=key, closed_at=utcnow()))
+    db.session.commit()
+
+    tablet.set_offline(False)
+    wait_for_status(page, "Ditolak server: 1")
+    assert "Semua jawaban sudah terkirim" in status(page)
+    assert stored() == []
+    page.get_by_role("button", name="Rincian untuk petugas").click()
+    reason = page.locator("#kiosk-refused td").nth(1).inner_text()
+    assert re.search(r"Periode \d{4}-\d\d sudah ditutup", reason)
+    shot(page, "refused-details")
+    [kept] = kept_on_tablet(page)
+    assert kept["state"] == "refused"
+
+    page.once("dialog", lambda dialog: dialog.accept())  # "note the reason first"
+    page.get_by_role("button", name="Hapus jawaban yang ditolak").click()
+    page.wait_for_function("() => document.querySelector('#kiosk-refused-box').hidden")
+    assert kept_on_tablet(page) == []
+    assert "Ditolak server" not in status(page)

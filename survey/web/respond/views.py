@@ -118,7 +118,6 @@ def kiosk(slug: str):
     if device is None:  # anyone can type a kiosk address: it is then a QR survey
         return redirect(url_for("respond.survey", slug=slug))
     kiosks.touch(db.session, device, utcnow())
-    db.session.commit()
     config = kiosk_config(desk, locale=current_locale())
     if device.revoked_at is not None:
         config["revoked"] = True

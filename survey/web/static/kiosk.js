@@ -210,6 +210,7 @@
       bar.classList.toggle("problem", Boolean(refused.length || blocked));
       detailsButton.hidden = !(refused.length || blocked || waiting.length);
       $("kiosk-discard").hidden = !refused.length;
+      $("kiosk-refused-box").hidden = !refused.length;
       var rows = $("kiosk-refused");
       rows.textContent = "";
       refused.forEach(function (r) {
@@ -252,7 +253,9 @@
         method: "POST", credentials: "same-origin", cache: "no-store",
         headers: { "Content-Type": "application/json", "Accept": "application/json" },
         body: JSON.stringify({
-          lang: cfg.lang, sent_at: new Date().toISOString(), waiting: state.waiting.length,
+          // what the tablet still holds once this batch is acknowledged (staff see it)
+          lang: cfg.lang, sent_at: new Date().toISOString(),
+          waiting: state.waiting.length - batch.length,
           refused: state.refused.length, responses: batch.map(payload)
         })
       }).then(function (response) {
