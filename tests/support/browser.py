@@ -29,3 +29,14 @@ def require_browser(*commands: str) -> None:
         if os.environ.get("SURVEY_REQUIRE_BROWSER") == "1":
             pytest.fail(f"SURVEY_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
         pytest.skip(reason, allow_module_level=True)
+
+
+BLOCKING = ("serious", "critical")  # axe-core impacts that fail a browser test
+
+
+def accessibility_problems(page, axe) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now, one line each."""
+    results = axe.run(page)
+    return [f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. "
+            f"{v['nodes'][0]['target']})" for v in results.response["violations"]
+            if v["impact"] in BLOCKING]

@@ -18,10 +18,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 import requests
-from support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_browser
+from support.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    accessibility_problems,
+    require_browser,
+)
 
 require_browser()
 
+from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from playwright.sync_api import BrowserContext, Page, sync_playwright  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from support.factories import PASSWORD, desk, make_user  # noqa: E402
@@ -110,11 +117,19 @@ def expect_visible(page: Page, selector: str) -> None:
     page.locator(selector).wait_for(state="visible")
 
 
-def answer(page: Page, scores: list[int], *, by_hand: bool, shots: str = "") -> None:
+WORDS = {"id": {"start": "Mulai", "service": "Layanan yang Anda terima",
+               "send": "Kirim jawaban", "done": "Selesai"},
+         "en": {"start": "Start", "service": "Service you received", "send": "Send answers",
+                "done": "Done"}}
+
+
+def answer(page: Page, scores: list[int], *, by_hand: bool, shots: str = "",
+           lang: str = "id") -> None:
     """One citizen: start, answer the nine questions and the service, send, and let the
     next one begin. The first citizens tap every answer; the rest are filled by script to
     keep the test short (the app reads the form the same way)."""
-    page.get_by_role("button", name="Mulai").click()
+    words = WORDS[lang]
+    page.get_by_role("button", name=words["start"]).click()
     expect_visible(page, "#survey")
     if by_hand:
         for number, score in enumerate(scores, start=1):
@@ -123,15 +138,17 @@ def answer(page: Page, scores: list[int], *, by_hand: bool, shots: str = "") -> 
         page.evaluate("""scores => scores.forEach((s, i) => {
             document.querySelector(`#q-U${i + 1} input[value="${s}"]`).checked = true; })""",
                       scores)
-    page.get_by_label("Layanan yang Anda terima").select_option(label="KTP-el")
-    if shots:
+    page.get_by_label(words["service"]).select_option(index=1)
+    if shots:  # and the screens are accessible
         page.screenshot(path=str(SHOTS / f"{shots}-form.png"), full_page=True)
-    page.get_by_role("button", name="Kirim jawaban").click()
+        assert accessibility_problems(page, Axe()) == []
+    page.get_by_role("button", name=words["send"]).click()
     expect_visible(page, "#kiosk-thanks")
     if shots:
         shot(page, f"{shots}-thanks")
-    page.get_by_role("button", name="Selesai").click()
-    start_screen(page)
+        assert accessibility_problems(page, Axe()) == []
+    page.get_by_role("button", name=words["done"]).click()
+    start_screen(page)  # the next citizen starts in Indonesian
 
 
 def scores_of(citizen: int) -> list[int]:
@@ -194,14 +211,21 @@ def test_an_offline_kiosk_keeps_fifty_answers_and_sends_each_exactly_once(
     start_screen(page)
     assert page.locator("#kiosk-status").inner_text().startswith("Tersambung")
     shot(page, "start")
+    assert accessibility_problems(page, Axe()) == []
 
     tablet.set_offline(True)
     page.wait_for_function("() => !navigator.onLine")
-    for citizen in range(CITIZENS):
+    for citizen in range(CITIZENS - 1):
         answer(page, scores_of(citizen), by_hand=citizen < 2,
                shots="first" if citizen == 0 else "")
-        if citizen == 0:
-            shot(page, "start-after-one-offline")
+    # The last citizen reads English: the switch works offline, from the kept copy.
+    page.get_by_role("link", name="English").click()
+    page.get_by_role("heading", name="How was our service?").wait_for()
+    assert page.locator("html").get_attribute("lang") == "en"
+    shot(page, "start-english-offline")
+    answer(page, scores_of(CITIZENS - 1), by_hand=True, lang="en")
+    assert page.locator("html").get_attribute("lang") == "id"
+    shot(page, "start-after-fifty-offline")
     assert f"Menunggu dikirim: {CITIZENS}" in status(page)
     assert stored() == []
     kept = kept_on_tablet(page)
@@ -287,6 +311,7 @@ def test_a_revoked_tablet_keeps_its_answers_and_says_why(server, tablet, chromiu
 
     page.reload()  # online: the page says the tablet takes no answers, and what it keeps
     page.wait_for_function("() => document.querySelector('#kiosk-kept').innerText === '3'")
+    assert accessibility_problems(page, Axe()) == []
     assert page.locator("#survey").count() == 0
     assert "tidak lagi menjadi kios" in page.inner_text("main")
     shot(page, "revoked-page")
@@ -309,6 +334,7 @@ def test_an_answer_from_a_period_closed_meanwhile_is_shown_to_staff_not_dropped(
     assert "Semua jawaban sudah terkirim" in status(page)
     assert stored() == []
     page.get_by_role("button", name="Rincian untuk petugas").click()
+    assert accessibility_problems(page, Axe()) == []
     reason = page.locator("#kiosk-refused td").nth(1).inner_text()
     assert re.search(r"Periode \d{4}-\d\d sudah ditutup", reason)
     shot(page, "refused-details")

@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_browser
+from support.browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    accessibility_problems,
+    require_browser,
+)
 
 require_browser()
 
@@ -30,7 +36,6 @@ pytestmark = pytest.mark.slow
 
 SHOTS = ARTIFACTS / "pages"
 WIDTHS = {"phone": (390, 844), "laptop": (1366, 900)}
-BLOCKING = ("serious", "critical")
 SIDEWAYS = "document.documentElement.scrollWidth - window.innerWidth"
 
 
@@ -102,13 +107,6 @@ def sign_in(page: Page, base: str, role: str) -> None:
     assert "/auth/login" not in page.url, f"{role} could not sign in"
 
 
-def problems_on(page: Page, axe: Axe) -> list[str]:
-    results = axe.run(page)
-    return [f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. "
-            f"{v['nodes'][0]['target']})" for v in results.response["violations"]
-            if v["impact"] in BLOCKING]
-
-
 @pytest.fixture
 def demo_server(app, ctx, runner, tmp_path):
     out = runner.invoke(args=["demo"])
@@ -143,7 +141,7 @@ def test_every_page_of_every_role_is_accessible_and_fits(demo_server):
                     page.screenshot(path=str(SHOTS / f"{role}-{visit.name}-{width_name}.png"),
                                     full_page=True)
                     found += [f"{role} {visit.path} at {width} px: {p}"
-                              for p in problems_on(page, axe)]
+                              for p in accessibility_problems(page, axe)]
                     overflow = page.evaluate(SIDEWAYS)
                     if overflow > 0:  # wide tables scroll in their own box, not the page
                         found.append(f"{role} {visit.path} scrolls {overflow} px sideways "
@@ -178,7 +176,7 @@ def test_the_survey_error_page_and_the_thank_you_page_are_accessible(demo_server
         page.wait_for_load_state()
         summary = page.get_by_role("alert").inner_text()
         assert re.search(r"Pertanyaan 1 \(", summary)  # each question named
-        problems = problems_on(page, axe)
+        problems = accessibility_problems(page, axe)
         page.screenshot(path=str(SHOTS / "citizen-survey-errors-phone.png"), full_page=True)
         for fieldset in page.locator("fieldset.q").all():
             fieldset.locator("span").nth(3).click()
@@ -186,7 +184,7 @@ def test_the_survey_error_page_and_the_thank_you_page_are_accessible(demo_server
             page.locator("#service").select_option(index=1)
         page.get_by_role("button", name="Kirim jawaban").click()
         page.wait_for_url(re.compile(r"/selesai$"))
-        problems += problems_on(page, axe)
+        problems += accessibility_problems(page, axe)
         page.screenshot(path=str(SHOTS / "citizen-thanks-phone.png"), full_page=True)
         browser.close()
     assert not problems, "\n".join(problems)
