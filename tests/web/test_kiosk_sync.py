@@ -5,10 +5,13 @@ of each device's contact."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from support.factories import desk, make_user
 from support.web import answers, enrol_kiosk, form_fields, get, login, service_id, text
@@ -216,6 +219,7 @@ MALFORMED = "Kiriman jawaban tidak dapat dibaca; tidak ada yang disimpan."
     {"sent_at": "yesterday"},
     {"sent_at": "2024-05-01T10:00:00"},  # no offset
     {"sent_at": None},
+    {"sent_at": "0001-01-01T00:00:00+14:00"},  # the year 0 in UTC
     {"waiting": -1},
     {"refused": "2"},
     {"waiting": True},
@@ -231,7 +235,8 @@ def test_a_malformed_batch_is_refused_whole(client, kiosk, change):
 @pytest.mark.parametrize("change", [
     {"key": None}, {"key": "short"}, {"key": "k" * 65}, {"key": "bad key with spaces!"},
     {"key": "abcdefghijklmnop\n"}, {"captured_at": "2024-13-01T10:00:00+07:00"},
-    {"captured_at": "2024-05-01"}, {"captured_at": 1714532400}, {"answers": {"U1": "4"}},
+    {"captured_at": "2024-05-01"}, {"captured_at": 1714532400},
+    {"captured_at": "9999-12-31T23:59:59-14:00"}, {"answers": {"U1": "4"}},
     {"answers": {"U1": True}}, {"answers": {"U1": 3.0}}, {"answers": [4, 4]},
     {"service": "1"}, {"service": True}, {"sex": 1}, {"comment": ["a"]},
 ])
@@ -327,3 +332,51 @@ def test_the_same_batch_sent_ten_times_at_once_is_stored_once(app, org, tmp_path
     assert sorted(r.idempotency_key for r in stored()) == sorted(
         i["key"] for i in payload["responses"])
     assert assert_linear_chain() == 20
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats()
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=3),
+    max_leaves=12)
+EVIL_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2024-02-30T10:00Z",
+              "2024-05-01T10:00:00+24:00", "2024-05-01T10:00:00.123456789+07:00", "", "Z",
+              "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"]
+FIELDS = ["key", "captured_at", "answers", "service", "sex", "age", "education",
+          "occupation", "comment"]
+TOP = ["lang", "sent_at", "waiting", "refused", "responses"]
+
+
+@pytest.mark.parametrize("app_config", [{"SURVEY_SYNC_RATE_LIMIT": "1000000 per minute"}])
+def test_crafted_batches_never_fail_the_server(client, kiosk):
+    """Any JSON in any field of a batch: a 200 with one result per response, or a JSON
+    refusal; never a server error."""
+
+    @settings(max_examples=int(os.environ.get("SURVEY_FUZZ_EXAMPLES", "300")) // 5,
+              deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def probe(data):
+        payload = batch([item(n) for n in range(3)])
+        for _ in range(data.draw(st.integers(1, 3))):
+            value = data.draw(st.one_of(JSON, st.sampled_from(EVIL_TIMES)))
+            if data.draw(st.booleans()):
+                payload[data.draw(st.sampled_from(TOP))] = value
+            elif isinstance(payload["responses"], list) and payload["responses"] and \
+                    isinstance(payload["responses"][0], dict):
+                target = payload["responses"][data.draw(st.integers(
+                    0, len(payload["responses"]) - 1))]
+                if isinstance(target, dict):
+                    target[data.draw(st.sampled_from(FIELDS))] = value
+        answer = sync(client, payload)
+        assert answer.status_code in (200, 400, 413), (answer.status_code, payload)
+        body = answer.get_json()
+        if answer.status_code == 200:
+            assert len(body["results"]) == len(payload["responses"])
+            for result in body["results"]:
+                assert result["status"] in ("stored", "duplicate", "refused")
+                assert (result["reason"] is None) == (result["status"] != "refused")
+        else:
+            assert body["error"] and body["message"]
+
+    probe()

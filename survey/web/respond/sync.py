@@ -238,7 +238,10 @@ def _moment(value: object, name: str) -> datetime:
         raise Malformed(f"{name} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise Malformed(f"{name} has no UTC offset")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+07:00 is in the year 0 in UTC
+        raise Malformed(f"{name} is out of range") from None
 
 
 def _item(raw: object, shift: timedelta) -> Captured:
