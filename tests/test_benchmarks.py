@@ -132,3 +132,13 @@ def test_faults() -> None:
     assert "lost: acknowledged, not stored (must be 0)" in labels
     assert "SQLite kill-9" in labels
     assert_checks_ok(out)
+
+
+def test_kiosk_sync() -> None:
+    """Two rounds of 50 kept responses sent and sent again: each stored exactly once."""
+    out = smoke("kiosk_sync")
+    rows = table_after(out, "# Kiosk sync: 50 kept responses")
+    labels = "\n".join(rows)
+    assert "50 new responses: p50 / p90" in labels
+    assert "the same 50 again, all acknowledged as stored" in labels
+    assert "FAILED" not in out

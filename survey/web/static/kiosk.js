@@ -197,6 +197,7 @@
 
   // --- sending ----------------------------------------------------------------------
   var retry = null, failures = 0;
+  var STOPS = [401, 403, 404, 410];
   function refresh() {
     return mine().then(function (kept) {
       var waiting = kept.filter(function (r) { return r.state === "waiting"; });
@@ -261,9 +262,13 @@
       }).then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
           if (!response.ok) {
-            // Not enrolled any more, revoked, desk closed: nothing is removed; staff see why.
-            blocked = body.message || (response.status + " " + response.statusText);
-            throw new Error("blocked");
+            // Not enrolled, revoked, desk closed: it stops until staff act, and they see
+            // why. Anything else (busy, database down) is tried again later by itself.
+            // Either way nothing is removed from the tablet.
+            if (STOPS.indexOf(response.status) !== -1) {
+              blocked = body.message || (response.status + " " + response.statusText);
+            }
+            throw new Error("not sent: " + response.status);
           }
           blocked = null;
           var byKey = {};
