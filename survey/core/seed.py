@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from survey.core import ledger
 from survey.core.db import utcnow
 from survey.core.models import Agency, Element, Questionnaire, ReportingPeriod
-from survey.core.org import agencies, users, volumes
+from survey.core.org import agencies, kiosks, users, volumes
 from survey.core.org import desks as org_desks
 from survey.core.org import periods as org_periods
 from survey.core.org import services as org_services
@@ -185,6 +185,7 @@ def seed_demo(session: Session, end_month: date, seed: int = 20171,
                            head_nip="197109091996031003", actor=None)
     counts = {"agencies": 1, "desks": 0, "services": 0, "responses": 0}
     items: list[NewResponse] = []
+    tablets = []
     for spec in DEMO_AGENCIES:
         agency = agencies.create_agency(session, spec.code, spec.name, parent_code=DEMO_ROOT,
                                         head_name=spec.head, head_nip=spec.nip, actor=None)
@@ -205,10 +206,21 @@ def seed_demo(session: Session, end_month: date, seed: int = 20171,
         counts["services"] += len(services)
         for d in spec.desks:
             n = round(spec.respondents * d.share)
-            items.extend(_demo_responses(rng, desks[d.code], d, services, months, n))
+            # Each desk has a kiosk tablet (its secret is thrown away: staff enrol their
+            # own), so the staff's device list shows one in contact.
+            tablet, _secret = kiosks.enrol(session, desks[d.code], "Tablet ruang tunggu",
+                                           actor=None)
+            tablets.append(tablet)
+            items.extend(_demo_responses(rng, desks[d.code], d, services, months, n,
+                                         tablet.id))
     for start in range(0, len(items), 1000):
         record_responses(session, items[start:start + 1000])
     counts["responses"] = len(items)
+    for tablet in tablets:  # in use since before its first response, until its last
+        moments = [i.submitted_at for i in items if i.device_id == tablet.id] or [utcnow()]
+        tablet.created_at = min(moments) - timedelta(days=1)
+        tablet.last_seen_at = tablet.last_sync_at = max(moments)
+        tablet.waiting_reported = tablet.refused_reported = 0
     for role, email, codes in DEMO_USERS:
         users.create_user(session, email, DEMO_PASSWORD, role, codes, name=email.split("@")[0],
                           actor=None)
@@ -239,7 +251,8 @@ def close_ended_periods(session: Session, months: list[date], today: date) -> li
     return keys
 
 
-def _demo_responses(rng, desk, spec: DemoDesk, services, months, n) -> list[NewResponse]:
+def _demo_responses(rng, desk, spec: DemoDesk, services, months, n, tablet_id: int
+                    ) -> list[NewResponse]:
     zone = ZoneInfo("Asia/Jakarta")
     quality = np.array(spec.quality)
     # A respondent's general mood shifts all nine answers together (elements correlate).
@@ -267,6 +280,7 @@ def _demo_responses(rng, desk, spec: DemoDesk, services, months, n) -> list[NewR
             answers=answers,
             submitted_at=moment,
             channel=str(channel[i]),
+            device_id=tablet_id if channel[i] == "kiosk" else None,
             verified=channel[i] == "ticket",
             service_id=services[int(rng.integers(len(services)))].id,
             flags=flags,
