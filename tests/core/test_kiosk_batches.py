@@ -142,6 +142,13 @@ def test_a_long_suggestion_is_kept_with_its_personal_numbers_masked(org):
     assert "081234567890" not in stored and len(stored) == len(comment.strip())
 
 
+def test_half_an_emoji_in_a_suggestion_does_not_stop_the_response(org):
+    device = enrol()
+    assert send(device, [captured(1, comment="Ramah \ud83d sekali \U0001F600")])[0][1] == (
+        "stored")
+    assert db.session.scalar(select(Response.comment)) == "Ramah \ufffd sekali \U0001F600"
+
+
 def test_a_response_captured_in_a_closed_period_is_refused_naming_the_period(org):
     db.session.add(ReportingPeriod(key="2024-04", closed_at=NOW))
     db.session.commit()
