@@ -93,7 +93,8 @@ def sync(session: Session, device: KioskDevice, items: Sequence[Captured], *,
     The device's last contact becomes `now` (and its last sync, when the batch carries
     responses); `waiting` and `refused` are what the tablet reports it still holds. An
     empty batch is such a heartbeat and nothing else. A revoked device or a closed desk
-    raises ValidationError (kiosk_revoked, desk_closed): nothing is stored.
+    raises ValidationError (kiosk_revoked, desk_closed): nothing is stored. No stuffing
+    flags are set (see the module's docstring: the device is staff-enrolled and named).
     """
     for key in {item.key for item in items}:
         if not isinstance(key, str) or not KEY.fullmatch(key):

@@ -223,6 +223,25 @@ def test_an_empty_batch_is_a_heartbeat(org):
     assert device.waiting_reported == 6
 
 
+def test_a_device_is_identified_by_its_secret_at_its_own_desk_even_when_revoked(org):
+    with write_transaction(db.session):
+        device, secret = kiosks.enrol(db.session, desk(), "Tablet", actor=None)
+    assert kiosks.identify(db.session, desk().id, device.id, secret) is device
+    for desk_id, device_id, given in ((desk("L2").id, device.id, secret),
+                                      (desk().id, device.id, secret + "x"),
+                                      (desk().id, str(device.id), secret),
+                                      (desk().id, True, secret), (desk().id, 2**31, secret),
+                                      (desk().id, device.id, None)):
+        assert kiosks.identify(db.session, desk_id, device_id, given) is None
+    kiosks.touch(db.session, device, NOW)
+    db.session.rollback()  # touch committed on its own
+    assert db.session.get(KioskDevice, device.id).last_seen_at == NOW
+    with write_transaction(db.session):
+        kiosks.revoke(db.session, device.id, actor=None)
+    assert kiosks.identify(db.session, desk().id, device.id, secret).revoked_at is not None
+    assert not kiosks.recognised(db.session, desk().id, device.id, secret)
+
+
 def test_the_same_batch_stored_by_another_request_meanwhile_is_acknowledged(app, org):
     """Two tabs send the same batch at once: the other commits between this request's
     reading and its writing. The insert fails on the unique key; read again: duplicates."""
