@@ -159,7 +159,9 @@ def test_a_batch_over_the_limit_is_refused_whole(client, kiosk):
     assert answer.status_code == 413
     assert answer.get_json()["error"] == "batch_too_large"
     assert answer.get_json()["max"] == 25
-    assert "25" in answer.get_json()["message"]
+    assert answer.get_json()["message"] == "Kirim paling banyak 25 jawaban sekaligus."
+    english = sync(client, batch([item(n) for n in range(26)], lang="en"))
+    assert english.get_json()["message"] == "Send at most 25 responses at a time."
     padded = {**batch([item(1)]), "padding": "x" * 300_000}
     assert sync(client, padded).status_code == 413
     assert stored() == []
