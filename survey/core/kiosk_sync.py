@@ -93,7 +93,8 @@ def sync(session: Session, device: KioskDevice, items: Sequence[Captured], *,
     The device's last contact becomes `now` (and its last sync, when the batch carries
     responses); `waiting` and `refused` are what the tablet reports it still holds. An
     empty batch is such a heartbeat and nothing else. A revoked device or a closed desk
-    raises ValidationError (kiosk_revoked, desk_closed): nothing is stored.
+    raises ValidationError (kiosk_revoked, desk_closed): nothing is stored. No stuffing
+    flags are set (see the module's docstring: the device is staff-enrolled and named).
     """
     for key in {item.key for item in items}:
         if not isinstance(key, str) or not KEY.fullmatch(key):
@@ -195,6 +196,12 @@ def _prepare(session: Session, pending: list[tuple[int, NewResponse]],
                                       ValidationError(message, exc.code, **params))
 
 
+def _well_formed(text: str) -> str:
+    """The text with each lone UTF-16 surrogate (JSON's "\\ud83d": an emoji cut in half by
+    a length limit) replaced by U+FFFD; no database can store one."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 class _Checker:
     """The checks of one item against its desk, with what they read loaded once."""
 
@@ -220,7 +227,7 @@ class _Checker:
             raise ValidationError("the service is not offered at this desk",
                                   code="service_not_at_desk")
         profile = self._profile(item.profile)
-        comment = (item.comment or "").strip()
+        comment = _well_formed((item.comment or "").strip())
         if "\x00" in comment:
             raise ValidationError("the suggestion contains a NUL character", code="bad_text")
         if len(comment) > COMMENT_MAX:

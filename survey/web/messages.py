@@ -45,7 +45,7 @@ def _moment(value: object, zone: object) -> str:
     """An ISO time the core names, in the zone's local time in the visitor's language."""
     try:
         return local_time(datetime.fromisoformat(str(value)), str(zone))
-    except (ValueError, KeyError):  # not a time, or not a zone
+    except (ValueError, KeyError, OverflowError):  # not a time or a zone; past 9999
         return str(value)
 
 

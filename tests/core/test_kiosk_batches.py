@@ -142,6 +142,13 @@ def test_a_long_suggestion_is_kept_with_its_personal_numbers_masked(org):
     assert "081234567890" not in stored and len(stored) == len(comment.strip())
 
 
+def test_half_an_emoji_in_a_suggestion_does_not_stop_the_response(org):
+    device = enrol()
+    assert send(device, [captured(1, comment="Ramah \ud83d sekali \U0001F600")])[0][1] == (
+        "stored")
+    assert db.session.scalar(select(Response.comment)) == "Ramah \ufffd sekali \U0001F600"
+
+
 def test_a_response_captured_in_a_closed_period_is_refused_naming_the_period(org):
     db.session.add(ReportingPeriod(key="2024-04", closed_at=NOW))
     db.session.commit()
@@ -214,6 +221,25 @@ def test_an_empty_batch_is_a_heartbeat(org):
     device = db.session.get(KioskDevice, device.id)
     assert (device.last_seen_at, device.last_sync_at) == (later, later)
     assert device.waiting_reported == 6
+
+
+def test_a_device_is_identified_by_its_secret_at_its_own_desk_even_when_revoked(org):
+    with write_transaction(db.session):
+        device, secret = kiosks.enrol(db.session, desk(), "Tablet", actor=None)
+    assert kiosks.identify(db.session, desk().id, device.id, secret) is device
+    for desk_id, device_id, given in ((desk("L2").id, device.id, secret),
+                                      (desk().id, device.id, secret + "x"),
+                                      (desk().id, str(device.id), secret),
+                                      (desk().id, True, secret), (desk().id, 2**31, secret),
+                                      (desk().id, device.id, None)):
+        assert kiosks.identify(db.session, desk_id, device_id, given) is None
+    kiosks.touch(db.session, device, NOW)
+    db.session.rollback()  # touch committed on its own
+    assert db.session.get(KioskDevice, device.id).last_seen_at == NOW
+    with write_transaction(db.session):
+        kiosks.revoke(db.session, device.id, actor=None)
+    assert kiosks.identify(db.session, desk().id, device.id, secret).revoked_at is not None
+    assert not kiosks.recognised(db.session, desk().id, device.id, secret)
 
 
 def test_the_same_batch_stored_by_another_request_meanwhile_is_acknowledged(app, org):

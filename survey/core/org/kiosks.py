@@ -46,7 +46,8 @@ def enrol(session: Session, desk: Desk, name: str, *, actor: Actor
 def revoke(session: Session, device_id: int, *, actor: Actor,
            desk_ids: set[int] | None = None) -> KioskDevice:
     """Stop a device from answering as a kiosk (its next submission counts as an ordinary
-    QR response). `desk_ids`: the desks the actor may manage (None: all)."""
+    QR response, and the responses it still keeps offline are refused when it sends
+    them). `desk_ids`: the desks the actor may manage (None: all)."""
     device = session.get(KioskDevice, device_id)
     if device is None or (desk_ids is not None and device.desk_id not in desk_ids):
         raise NotFound(f"no kiosk device {device_id}")

@@ -122,24 +122,28 @@ def sync(slug: str):
     if request.mimetype != "application/json":
         return _error(415, "unsupported_media_type", _(
             "The responses must be sent as JSON."))
-    limit, max_batch = _body_limit(), current_app.config["SURVEY_SYNC_MAX_BATCH"]
-    too_large = _error(413, "batch_too_large", _(
-        "Send at most %(max)s responses at a time.", max=max_batch), max=max_batch,
-        max_bytes=limit)
+    limit = _body_limit()
     if (request.content_length or 0) > limit:
-        return too_large
+        return _too_large()
     request.max_content_length = limit
     try:
         body = json.loads(request.get_data(cache=False))
     except RequestEntityTooLarge:
-        return too_large
+        return _too_large()
     except (ValueError, RecursionError):
         body = None
     with _language(body.get("lang") if isinstance(body, dict) else None):
-        return _sync(slug, body, max_batch, too_large)
+        return _sync(slug, body)
 
 
-def _sync(slug: str, body: object, max_batch: int, too_large: Response) -> Response:
+def _too_large() -> Response:
+    max_batch = current_app.config["SURVEY_SYNC_MAX_BATCH"]
+    return _error(413, "batch_too_large", _(
+        "Send at most %(max)s responses at a time.", max=max_batch), max=max_batch,
+        max_bytes=_body_limit())
+
+
+def _sync(slug: str, body: object) -> Response:
     desk = citizen.desk_by_slug(db.session, slug)
     if desk is None:
         return _error(404, "unknown_desk", _("This survey link is not valid."))
@@ -157,13 +161,13 @@ def _sync(slug: str, body: object, max_batch: int, too_large: Response) -> Respo
         return _revoked()
     now = utcnow()
     try:
-        batch = _parse(body, now, max_batch)
+        batch = _parse(body, now, current_app.config["SURVEY_SYNC_MAX_BATCH"])
     except Malformed as exc:
         return _error(400, "malformed", _(
             "The batch of responses could not be read; nothing was stored."),
             detail=str(exc))
     if batch is None:
-        return too_large
+        return _too_large()
     items, waiting, refused = batch
     try:
         results = kiosk_sync.sync(
@@ -288,10 +292,7 @@ def _http_error(error: HTTPException) -> Response:
         message = _("Too many requests from this tablet. It tries again by itself in a "
                     "minute.")
     elif code == 413:
-        max_batch = current_app.config["SURVEY_SYNC_MAX_BATCH"]
-        return _error(413, "batch_too_large", _(
-            "Send at most %(max)s responses at a time.", max=max_batch), max=max_batch,
-            max_bytes=_body_limit())
+        return _too_large()
     else:
         message = _("The batch of responses could not be read; nothing was stored.")
     headers = {k: v for k, v in error.get_response().headers.items()
