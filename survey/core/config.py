@@ -62,6 +62,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SURVEY_SYNC_MAX_BATCH": 25,
         "SURVEY_SYNC_MAX_AGE_DAYS": 30,
         "SURVEY_SYNC_RATE_LIMIT": "120 per minute",
+        # Public infographic images and PDFs drawn per minute for one client address.
+        "INFOGRAPHIC_RATE_LIMIT": "30 per minute",
         "LAPOR_URL": "https://www.lapor.go.id",
     }
 
@@ -97,6 +99,7 @@ ENVIRONMENT: dict[str, Any] = {
     "SURVEY_SYNC_MAX_BATCH": int,
     "SURVEY_SYNC_MAX_AGE_DAYS": int,
     "SURVEY_SYNC_RATE_LIMIT": str,
+    "INFOGRAPHIC_RATE_LIMIT": str,
 }
 
 

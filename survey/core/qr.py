@@ -30,6 +30,12 @@ def svg(url: str) -> str:
     return image.to_string(encoding="unicode")
 
 
+def modules(url: str) -> list[list[bool]]:
+    """The code's dark modules row by row, quiet zone included: for drawing it into a
+    larger SVG (the public infographic)."""
+    return _code(url).get_matrix()
+
+
 def image(url: str, fmt: str) -> tuple[bytes, str]:
     """The QR code of a link as PNG or SVG, with its MIME type."""
     if fmt == "png":

@@ -46,6 +46,7 @@ from survey.web.desks import views as desk_views
 from survey.web.extensions import babel, csrf, limiter, login_manager, migrate
 from survey.web.forms import use_our_wtforms_messages
 from survey.web.paper import views as paper_views
+from survey.web.published import infographic as published_infographic
 from survey.web.published import views as published_views
 from survey.web.respond import kiosk_app
 from survey.web.respond import sync as kiosk_sync
@@ -60,7 +61,8 @@ MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file
 # authenticate machine clients by key instead of a session.
 FEATURES: tuple[ModuleType, ...] = (
     respond_views, kiosk_app, kiosk_sync, i18n, auth_views, desk_views, dashboard_views,
-    published_views, api_views, api_tickets, audit_views, admin_views, paper_views, health,
+    published_views, published_infographic, api_views, api_tickets, audit_views, admin_views,
+    paper_views, health,
 )
 
 

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from survey.core.errors import NotFound, ValidationError
-from survey.core.periods import PeriodError
+from survey.core.periods import PeriodError, parse_period
 from survey.web import labels
 from survey.web.i18n import current_locale, local_time
 
@@ -49,6 +49,15 @@ def _moment(value: object, zone: object) -> str:
         return str(value)
 
 
+def _period_label(key: object) -> str:
+    """A period key the core names, as people read it (Mei 2024); as typed when it is
+    not a period."""
+    try:
+        return parse_period(str(key)).label(current_locale())
+    except PeriodError:
+        return str(key)
+
+
 MESSAGES: dict[str, Callable[..., str]] = {
     # periods and publication
     "period_closed": lambda period, day, **_rest: _(
@@ -68,6 +77,14 @@ MESSAGES: dict[str, Callable[..., str]] = {
     "period_exists": lambda period, **_rest: _(
         "Period %(period)s already exists.", period=period),
     "bad_period": lambda period="", last_year=None, **_rest: bad_period(period, last_year),
+    "nothing_published": lambda **_rest: _(
+        "No results have been published yet: no reporting period has been closed."),
+    "period_not_published": lambda period, **_rest: _(
+        "The results of %(period)s are not published: the period is still open, or there "
+        "is no such period.", period=_period_label(period)),
+    "no_published_results": lambda agency, period, **_rest: _(
+        "%(agency)s has no published results for %(period)s.", agency=agency,
+        period=_period_label(period)),
     # files
     "too_many_rows": lambda limit, **_rest: _(
         "The file has more than %(limit)s responses. Split it into files of at most "

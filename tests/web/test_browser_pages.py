@@ -188,3 +188,25 @@ def test_the_survey_error_page_and_the_thank_you_page_are_accessible(demo_server
         page.screenshot(path=str(SHOTS / "citizen-thanks-phone.png"), full_page=True)
         browser.close()
     assert not problems, "\n".join(problems)
+
+
+def test_the_public_infographic_opens_from_the_public_page(demo_server):
+    """A visitor of an agency's public page (and of the mall's) clicks the infographic
+    links: the images load at their full size. They are kept in tests/artifacts/pages
+    for a reviewer to look at."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="id-ID")
+        for code, link, size in (("DUKCAPIL", "PNG potret", [1080, 1350]),
+                                 ("DUKCAPIL", "PNG persegi", [1080, 1080]),
+                                 ("MPP-HARAPAN", "PNG potret", [1080, 1350])):
+            page.goto(f"{demo_server}/publik/{code}")
+            with page.expect_response(re.compile(r"/infografik\.png")) as image:
+                page.get_by_role("link", name=link).click()
+            assert image.value.status == 200, (code, link)
+            page.wait_for_load_state()
+            assert page.evaluate("[document.images[0].naturalWidth, "
+                                 "document.images[0].naturalHeight]") == size, (code, link)
+            (SHOTS / f"infographic-{code}-{size[1]}.png").write_bytes(image.value.body())
+        browser.close()

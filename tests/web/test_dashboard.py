@@ -248,6 +248,16 @@ def test_public_page_shows_the_latest_closed_period_only(org, client, runner):
     assert badge.mimetype == "image/svg+xml"
     assert f"IKM {id_format(agency['ikm_converted'])}" in badge.get_data(as_text=True)
     assert "public" in badge.headers["Cache-Control"]
+    # The infographic of the period shown, linked in every format (tests/web/
+    # test_infographic.py checks what they show).
+    for link, mimetype in (("infografik.png?period=2024-05", "image/png"),
+                           ("infografik.png?period=2024-05&amp;format=square", "image/png"),
+                           ("infografik.svg?period=2024-05", "image/svg+xml"),
+                           ("infografik.pdf?period=2024-05", "application/pdf")):
+        assert f'href="/publik/KEC-A/{link}"' in html, link
+        image = client.get(f"/publik/KEC-A/{link.replace('&amp;', '&')}")
+        assert image.status_code == 200 and image.mimetype == mimetype, link
+    assert "Infografik:" in html
 
 
 def test_the_first_possible_period_has_no_trend_before_it(org, manager):

@@ -45,7 +45,7 @@ ROLES = ROLE_ACCOUNTS
 # Names the views read from request.args / request.form besides the WTForms fields.
 QUERY_NAMES = ("period", "next", "all", "tahun", "tanggal", "page", "lang", "flagged", "edit",
                "bom", "baris", "action", "reason", "sheet", "id", "email", "decision",
-               "active", "scope", "desk", "service", "kind")
+               "active", "scope", "desk", "service", "kind", "format")
 QUERY_NAMES += ("signal", "channel", "from", "to", "status", "ids", "page_ids",  # queues
                 "all_on_page")
 EVIL = (

@@ -138,7 +138,7 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
         services=_service_rows(session, scope, period, standard),
         trend=_trend(session, scope, period, estimate),
         arrivals=_arrivals(session, desk_ids, period),
-        profile=_profile(session, desk_ids, period),
+        profile=profile_counts(session, desk_ids, period),
         channels=_counts(session, desk_ids, period, "channel"),
         follow_ups=list(session.scalars(
             select(FollowUp).where(FollowUp.agency_id == agency.id,
@@ -248,8 +248,11 @@ def _arrivals(session: Session, desk_ids: list[int], period: Period
     return out
 
 
-def _profile(session: Session, desk_ids: list[int], period: Period
-             ) -> dict[str, list[tuple[str, int]]]:
+def profile_counts(session: Session, desk_ids: list[int], period: Period
+                   ) -> dict[str, list[tuple[str, int]]]:
+    """Each profile question's choices (then "" for not stated) with how many responses
+    of the period chose them: every response received, flagged ones included (the counts
+    are kept per desk, not per result scope). The dashboard and the public infographic."""
     profile = {}
     for dimension, values in PROFILE.items():
         counts = _counts(session, desk_ids, period, dimension)

@@ -125,8 +125,11 @@ def history(session: Session, agency: Agency, period: Period
     return current[-1].published_at, earlier
 
 
-def public_results(session: Session, agency: Agency, locale: str) -> PublicResults:
-    period = latest_closed_period(session)
+def public_results(session: Session, agency: Agency, locale: str,
+                   period: Period | None = None) -> PublicResults:
+    """What the public page shows of `period` (a closed one the caller has checked;
+    default: the latest closed period)."""
+    period = period or latest_closed_period(session)
     scope = queries.agency_scope(session, agency)
     names = {e.code: e.name(locale) for e in scope.questionnaire.elements}
     if period is None:
