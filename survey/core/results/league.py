@@ -85,8 +85,9 @@ class LeagueRow:
 def change_significant(change: Comparison | None) -> bool:
     """The year-over-year change is significant at the comparison's confidence: its
     two-sided p-value is below 1 - confidence (0.05), i.e. its interval excludes 0."""
+    # 1 - 0.95 is 0.050000000000000044 in binary: rounded, p = 0.05 is not significant
     return (change is not None and change.p_value is not None
-            and change.p_value < 1 - change.confidence)
+            and change.p_value < round(1 - change.confidence, 12))
 
 
 @dataclass
