@@ -276,6 +276,14 @@ CHANGE_WORDS = {
 }
 
 
+def change_direction(comparison: Comparison) -> str:
+    """"up", "down", or "" when the difference rounds to 0.00 (as change_in_words says
+    it): the class that colours a change."""
+    if display_decimal(abs(comparison.diff), 2) == 0:
+        return ""
+    return "up" if comparison.diff > 0 else "down"
+
+
 def change_in_words(comparison: Comparison, locale: str | None = None) -> str:
     """A change between two indexes as a reader says it: "naik 1,20 poin, bermakna",
     "down 0.85 points, not significant", and "tidak berbeda bermakna" / "no significant
@@ -285,9 +293,10 @@ def change_in_words(comparison: Comparison, locale: str | None = None) -> str:
     lang = locale or current_locale()
     lang = lang if lang in CHANGE_WORDS else "id"
     words = CHANGE_WORDS[lang]
-    if display_decimal(abs(comparison.diff), 2) == 0:
+    direction = change_direction(comparison)
+    if not direction:
         return words["none"]
-    size = words["up" if comparison.diff > 0 else "down"].format(
+    size = words[direction].format(
         points=format_number(abs(comparison.diff), 2, lang))
     if comparison.p_value is None:
         verdict = words["untested"]

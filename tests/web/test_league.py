@@ -278,43 +278,58 @@ def test_change_in_words_uses_the_visitors_language_by_default(app):
         assert change_in_words(cmp_) == "naik 1,50 poin, bermakna"
 
 
-def _year_line(page: str) -> str:
-    found = re.search(r'<p class="year-change"[^>]*>(.*?)</p>', page, re.S)
-    assert found, "no year-over-year line"
-    return re.sub(r" ([.,)])", r"\1", text_of(found.group(1)))  # tags left spaces
+def _year_card(page: str) -> str:
+    found = re.search(r'<div class="card year-change"[^>]*>(.*?)</div>', page, re.S)
+    assert found, "no year-over-year card"
+    return re.sub(r" ([.,):])", r"\1", text_of(found.group(1)))  # tags left spaces
 
 
 def test_the_dashboard_headline_says_the_change_against_a_year_earlier(admin):
     d = {r.code: r for r in the_league().rows}["D-DINAS"]
-    line = _year_line(admin.get(f"/dashboard/D-DINAS?period={PERIOD}").get_data(as_text=True))
+    page = admin.get(f"/dashboard/D-DINAS?period={PERIOD}").get_data(as_text=True)
+    card = _year_card(page)
     low, high = d.change.ci
-    assert line == (f"Setahun sebelumnya (Mei 2023): IKM {fmt(d.earlier.ikm_converted)} → "
-                    f"naik {fmt(d.change.diff)} poin, bermakna (interval 95% perubahan: "
-                    f"{fmt(low)} sampai {fmt(high)} poin).")
-    a_line = _year_line(admin.get(f"/dashboard/A-DINAS?period={PERIOD}").get_data(
+    assert card == (f"Setahun sebelumnya naik {fmt(d.change.diff)} poin, bermakna "
+                    f"dibandingkan Mei 2023 (IKM {fmt(d.earlier.ikm_converted)}) "
+                    f"Interval 95% perubahan: {fmt(low)} sampai {fmt(high)} poin")
+    # beside the change against the previous period, among the headline cards
+    headline = re.search(r'<div class="cards headline">.*?<h2', page, re.S).group(0)
+    assert 'class="card year-change"' in headline and "Perubahan" in headline
+    assert 'class="value small change up"' in headline
+    a_card = _year_card(admin.get(f"/dashboard/A-DINAS?period={PERIOD}").get_data(
         as_text=True))
-    assert "poin, tidak bermakna" in a_line
-    c_line = _year_line(admin.get(f"/dashboard/C-DINAS?period={PERIOD}").get_data(
+    assert f"naik {fmt(rows_by_code()['A-DINAS'].change.diff)} poin, tidak bermakna" in a_card
+    b_page = admin.get(f"/dashboard/B-DINAS?period={PERIOD}").get_data(as_text=True)
+    assert _year_card(b_page).startswith("Setahun sebelumnya tidak berbeda bermakna")
+    assert 'class="value small change "' in b_page  # neither up nor down
+    c_card = _year_card(admin.get(f"/dashboard/C-DINAS?period={PERIOD}").get_data(
         as_text=True))
-    assert c_line == ("Setahun sebelumnya (Mei 2023): belum ada responden pada periode itu, "
-                      "sehingga tidak ada pembanding.")
+    assert c_card == ("Setahun sebelumnya — dibandingkan Mei 2023: belum ada responden pada "
+                      "periode itu, sehingga tidak ada pembanding.")
     admin.get("/bahasa/en")
-    en = _year_line(admin.get(f"/dashboard/D-DINAS?period={PERIOD}").get_data(as_text=True))
-    assert en.startswith("A year earlier (May 2023): IKM ")
-    assert f"up {fmt(d.change.diff, locale='en')} points, significant" in en
-    # the desk page has no year line (a desk's headline compares with the last period)
+    en = _year_card(admin.get(f"/dashboard/D-DINAS?period={PERIOD}").get_data(as_text=True))
+    assert en.startswith(f"A year earlier up {fmt(d.change.diff, locale='en')} points, "
+                         f"significant against May 2023 (IKM ")
+    # the desk page has no year card (a desk's headline compares with the last period)
     desk_page = admin.get(f"/dashboard/D-DINAS/loket/{desk('L1', 'D-DINAS').id}"
                           f"?period={PERIOD}").get_data(as_text=True)
-    assert 'class="year-change"' not in desk_page
+    assert "year-change" not in desk_page
+
+
+def rows_by_code() -> dict[str, league.LeagueRow]:
+    return {r.code: r for r in the_league().rows}
 
 
 def test_the_public_page_says_the_change_against_a_year_earlier(client, org):
     build_mpp(org)
     db.session.add(ReportingPeriod(key=PERIOD, closed_at=utcnow()))
     db.session.commit()
-    d = {r.code: r for r in the_league().rows}["D-DINAS"]
-    line = _year_line(client.get("/publik/D-DINAS").get_data(as_text=True))
-    assert line.startswith(f"Setahun sebelumnya (Mei 2023): IKM {fmt(d.earlier.ikm_converted)}")
-    assert f"naik {fmt(d.change.diff)} poin, bermakna" in line
-    same = _year_line(client.get("/publik/B-DINAS").get_data(as_text=True))
+    d = rows_by_code()["D-DINAS"]
+    card = _year_card(client.get("/publik/D-DINAS").get_data(as_text=True))
+    assert card.startswith(f"Setahun sebelumnya naik {fmt(d.change.diff)} poin, bermakna "
+                           f"dibandingkan Mei 2023 (IKM {fmt(d.earlier.ikm_converted)})")
+    same = _year_card(client.get("/publik/B-DINAS").get_data(as_text=True))
     assert "tidak berbeda bermakna" in same
+    client.get("/bahasa/en")
+    card = _year_card(client.get("/publik/D-DINAS").get_data(as_text=True))
+    assert f"up {fmt(d.change.diff, locale='en')} points, significant" in card
