@@ -75,6 +75,22 @@ class Period:
         except PeriodError:
             return None
 
+    def year_earlier(self) -> Period:
+        """The same period one year before (2024-S1 -> 2023-S1, 2024-05 -> 2023-05, a
+        range on the same days; a range ending on a month's last day ends on that month's
+        last day, so 2024-02-01..2024-02-29 -> 2023-02-01..2023-02-28): what a
+        year-over-year comparison is made against, free of seasons. PeriodError before
+        the year 1."""
+        steps = {"year": 1, "semester": 2, "quarter": 4, "month": 12}
+        try:
+            if self.kind in steps:
+                return parse_period(_shift_key(self, -steps[self.kind]))
+            start, end = _year_before(self.start), _year_before(self.end)
+            return Period(start, end, f"{start.isoformat()}..{end.isoformat()}", "range")
+        except (ValueError, OverflowError) as exc:
+            raise PeriodError(f"no period a year before {self.key}", "period_none_before",
+                              period=self.key) from exc
+
     def _previous(self) -> Period:
         if self.kind == "range":
             end = self.start - timedelta(days=1)
@@ -106,6 +122,13 @@ def add_months(day: date, count: int) -> date:
 def month_end(first: date) -> date:
     """The last day of `first`'s month."""
     return first.replace(day=monthrange(first.year, first.month)[1])
+
+
+def _year_before(day: date) -> date:
+    """The same day a year before; a month's last day stays its month's last day."""
+    first = date(day.year - 1, day.month, 1)
+    return month_end(first) if day == month_end(day.replace(day=1)) else first.replace(
+        day=day.day)
 
 
 def _shift_key(period: Period, steps: int) -> str:

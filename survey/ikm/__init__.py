@@ -23,13 +23,23 @@ Estimating (docs/methodology.md)
 
 Comparing
     ``compare(a, b) -> Comparison`` (Welch-Satterthwaite) and ``screen_desks(...)``
-    (each desk against the rest of its agency, false discovery rate controlled).
+    (each desk against the rest of its agency, false discovery rate controlled);
+    ``screen_members(...)`` the same for the agencies of a Mal Pelayanan Publik, each
+    against the others together.
 
 Also ``krejcie_morgan(N)``, ``grade_probabilities(ikm, se, df, standard)`` and the
 readers ``read_responses`` / ``read_populations`` used by the ``ikm`` console script.
 """
 
-from survey.ikm.compare import Comparison, DeskScreen, compare, screen_desks, welch
+from survey.ikm.compare import (
+    Comparison,
+    DeskScreen,
+    MemberScreen,
+    compare,
+    screen_desks,
+    screen_members,
+    welch,
+)
 from survey.ikm.csvio import CsvError, read_populations, read_responses
 from survey.ikm.engine import (
     POOLED,
@@ -77,6 +87,7 @@ __all__ = [
     "ElementEstimate",
     "Estimate",
     "GroupResult",
+    "MemberScreen",
     "Standard",
     "StratumStats",
     "compare",
@@ -94,6 +105,7 @@ __all__ = [
     "reduce_flat",
     "reduce_rows",
     "screen_desks",
+    "screen_members",
     "sum_stats",
     "to_json_dict",
     "welch",

@@ -8,7 +8,9 @@ desks without a finite population correction this is exactly
 Screening compares each desk with the *rest* of its agency (the other desks, estimated as
 the agency would be without it), because a desk and an agency that contains it are not
 independent. The p-values of all desks screened together are adjusted for the false
-discovery rate (Benjamini-Hochberg by default).
+discovery rate (Benjamini-Hochberg by default). Members of a parent (the agencies of a
+Mal Pelayanan Publik) are screened the same way against the other members together
+(:func:`screen_members`).
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ class Comparison:
 
 @dataclass(frozen=True, slots=True)
 class RestEstimate:
-    """The rest of an agency without one desk: the index with its SE and degrees of
-    freedom, which is all a comparison needs. ``method`` follows the agency rule
-    (stratified when every remaining desk has a population)."""
+    """The rest of an agency without one desk (``without_desk``; for a member screen, the
+    member left out): the index with its SE and degrees of freedom, which is all a
+    comparison needs. ``method`` follows the agency rule (stratified when every remaining
+    desk has a population)."""
 
     agency: str
     without_desk: str
@@ -79,6 +82,21 @@ class DeskScreen:
     p_adjusted: float | None
     flagged: bool                 # a discovery at the requested false discovery rate
     direction: str | None         # "above" or "below" the rest when flagged
+
+
+@dataclass(frozen=True, slots=True)
+class MemberScreen:
+    """One member of a parent (an agency of a Mal Pelayanan Publik) against the parent's
+    other members estimated together, with its FDR-adjusted p-value."""
+
+    parent: str
+    member: str
+    member_estimate: Estimate
+    rest_estimate: RestEstimate
+    comparison: Comparison
+    p_adjusted: float | None
+    flagged: bool                 # a discovery at the requested false discovery rate
+    direction: str | None         # "above" or "below" the others when flagged
 
 
 def welch(diff: np.ndarray, se_a: np.ndarray, df_a: np.ndarray, se_b: np.ndarray,
@@ -138,8 +156,6 @@ def screen_desks(
     agency; p-values adjusted together with ``scipy.stats.false_discovery_control``
     (``method`` "bh" or "by"). Sorted by adjusted p-value. Pass ``results`` (from
     :func:`estimate_groups` on the same arguments) when the caller already has them."""
-    from scipy.stats import false_discovery_control  # heavy import, only needed here
-
     populations = populations or {}
     std = standard if isinstance(standard, Standard) else get_standard(standard)
     if results is None:
@@ -169,13 +185,7 @@ def screen_desks(
         np.array([r.df for r in rest_est]),
         confidence,
     )
-    p_values = [c.p_value for c in comps]
-    tested = [i for i, p in enumerate(p_values) if p is not None]
-    adjusted: list[float | None] = [None] * len(comps)
-    if tested:
-        adj = false_discovery_control(np.array([p_values[i] for i in tested]), method=method)
-        for i, value in zip(tested, adj.tolist(), strict=True):
-            adjusted[i] = float(value)
+    adjusted = _adjust(comps, method)
     out = []
     for d, r, comp, p_adj in zip(desk_est, rest_est, comps, adjusted, strict=True):
         flagged = p_adj is not None and p_adj <= fdr
@@ -183,6 +193,79 @@ def screen_desks(
                               ("above" if comp.diff > 0 else "below") if flagged else None))
     out.sort(key=lambda s: (s.p_adjusted is None, s.p_adjusted or 0.0, s.agency, s.desk))
     return out
+
+
+def screen_members(
+    strata: Mapping[str, Mapping[str, StratumStats]],
+    estimates: Mapping[str, Estimate],
+    populations: Mapping[str, Mapping[str, int | None]] | None = None,
+    standard: Standard | str = DEFAULT_STANDARD,
+    weights: str = "exact",
+    confidence: float = 0.95,
+    fdr: float = 0.05,
+    method: str = "bh",
+    parent: str = "",
+) -> list[MemberScreen]:
+    """Each member of a parent (``strata[member][desk]``, e.g. the agencies of a Mal
+    Pelayanan Publik with their desks) against the parent's *other* members estimated
+    together, as :func:`screen_desks` does for the desks of one agency: the rest is the
+    combined estimator over the other members' desks (stratified when every one of them
+    has a population in ``populations[member][desk]``), independent of the member because
+    no desk is in both. ``estimates[member]`` is the member's own estimate (as its own
+    report gives it); members without one take no part, neither screened nor in another's
+    rest. Nothing is screened with fewer than two such members. P-values are adjusted
+    together (``method`` "bh" or "by"); the result is sorted by adjusted p-value, then
+    member."""
+    populations = populations or {}
+    std = standard if isinstance(standard, Standard) else get_standard(standard)
+    members = sorted(m for m in strata if m in estimates and strata[m])
+    if len(members) < 2:
+        return []
+    flat: list[StratumStats] = []
+    keys: list[str] = []
+    pops: list[int | None] = []
+    member_of: list[int] = []
+    for i, member in enumerate(members):
+        member_pops = populations.get(member) or {}
+        for desk in sorted(strata[member]):
+            flat.append(strata[member][desk])
+            keys.append(f"{member}/{desk}")
+            pops.append(member_pops.get(desk))
+            member_of.append(i)
+    rests = leave_members_out(parent, flat, keys, pops, std, weights, member_of, members)
+    pairs = [(estimates[m], r) for m, r in zip(members, rests, strict=True) if r is not None]
+    if not pairs:
+        return []
+    comps = welch(
+        np.array([e.ikm_converted - r.ikm_converted for e, r in pairs]),
+        np.array([e.se_converted for e, _r in pairs]),
+        np.array([e.df for e, _r in pairs]),
+        np.array([r.se_converted for _e, r in pairs]),
+        np.array([r.df for _e, r in pairs]),
+        confidence,
+    )
+    out = []
+    for (e, r), comp, p_adj in zip(pairs, comps, _adjust(comps, method), strict=True):
+        flagged = p_adj is not None and p_adj <= fdr
+        out.append(MemberScreen(parent, r.without_desk, e, r, comp, p_adj, flagged,
+                                ("above" if comp.diff > 0 else "below") if flagged else None))
+    out.sort(key=lambda s: (s.p_adjusted is None, s.p_adjusted or 0.0, s.member))
+    return out
+
+
+def _adjust(comps: list[Comparison], method: str) -> list[float | None]:
+    """The p-values adjusted together for the false discovery rate
+    (``scipy.stats.false_discovery_control``); None where there was nothing to test."""
+    from scipy.stats import false_discovery_control  # heavy import, only needed here
+
+    p_values = [c.p_value for c in comps]
+    tested = [i for i, p in enumerate(p_values) if p is not None]
+    adjusted: list[float | None] = [None] * len(comps)
+    if tested:
+        adj = false_discovery_control(np.array([p_values[i] for i in tested]), method=method)
+        for i, value in zip(tested, adj.tolist(), strict=True):
+            adjusted[i] = float(value)
+    return adjusted
 
 
 def _exclusive_sums(values: np.ndarray) -> np.ndarray:
@@ -209,29 +292,55 @@ def leave_one_out(
     (totals, and covariances that are quadratic forms in the ratios with per-stratum
     coefficient matrices), so each rest is a sum of all strata but one. ``None`` where
     the rest has nothing to estimate from (all weights zero)."""
-    k = len(strata)
-    if k < 2:
-        return [None] * k
+    return leave_members_out(agency, strata, desks, populations, standard, weights,
+                             list(range(len(strata))), list(desks))
+
+
+def leave_members_out(
+    agency: str,
+    strata: list[StratumStats],
+    desks: list[str],
+    populations: list[int | None],
+    standard: Standard,
+    weights: str,
+    member_of: list[int],
+    members: list[str],
+) -> list[RestEstimate | None]:
+    """:func:`leave_one_out` for members made of several strata: stratum s belongs to
+    member ``member_of[s]`` (an index into ``members``), and each member's rest is the
+    agency estimated from every stratum of the other members. The terms are summed per
+    member first, then each rest is the sum over all members but one. ``None`` where the
+    rest has no stratum, or nothing to estimate from."""
+    del desks  # the strata's labels; a rest is named by the member it leaves out
+    k, m = len(strata), len(members)
+    if m < 2:
+        return [None] * m
     c = np.array(standard.weights(weights), dtype=np.float64)
     n = np.array([s.n for s in strata], dtype=np.float64)
+    owner = np.array(member_of, dtype=np.int64)
     dcnt, dsy, b1, pp, b3 = stratum_brackets(strata)
     known = np.array([p is not None for p in populations])
     pop = np.array([p if p is not None else 0 for p in populations], dtype=np.float64)
     ok_fpc = known & (n <= pop)
     f = np.where(ok_fpc, n / np.where(pop > 0, pop, 1.0), 0.0)
 
+    def per_member(values: np.ndarray) -> np.ndarray:
+        out = np.zeros((m, *values.shape[1:]), dtype=values.dtype)
+        np.add.at(out, owner, values)
+        return out
+
     def rest_terms(w: np.ndarray, fpc: np.ndarray) -> tuple[np.ndarray, ...]:
         coef = variance_weights(w, fpc, n)
-        return tuple(_exclusive_sums(t) for t in (
+        return tuple(_exclusive_sums(per_member(t)) for t in (
             w[:, None] * dcnt, w[:, None] * dsy, coef[:, None, None] * b1,
             coef[:, None, None] * pp, coef[:, None, None] * b3))
 
     pooled = rest_terms(np.ones(k), np.zeros(k))
     w_strat = np.where(known, pop / n, 0.0)
     stratified = rest_terms(w_strat, f)
-    unknown_total = int((~known).sum())
     # The rest is stratified when every remaining desk has a population.
-    rest_stratified = (unknown_total - (~known).astype(int)) == 0
+    unknown_of = np.bincount(owner, weights=(~known).astype(np.float64), minlength=m)
+    rest_stratified = (int((~known).sum()) - unknown_of) == 0
     pick = rest_stratified[:, None]
     x, a = (np.where(pick, s_, p_) for s_, p_ in zip(stratified[:2], pooled[:2], strict=True))
     c1, c2, c3 = (np.where(pick[:, :, None], s_, p_)
@@ -240,18 +349,23 @@ def leave_one_out(
                                                           weights == "exact")
     answered = answered_el.all(axis=1)
     se = np.sqrt(var)
-    n_rest = int(n.sum()) - n.astype(np.int64)
-    pop_total = int(pop.sum()) - pop.astype(np.int64)
+    n_int = np.array([s.n for s in strata], dtype=np.int64)
+    pop_int = np.array([p if p is not None else 0 for p in populations], dtype=np.int64)
+    n_rest = int(n_int.sum()) - np.bincount(owner, weights=n_int, minlength=m).astype(np.int64)
+    pop_rest = int(pop_int.sum()) - np.bincount(owner, weights=pop_int,
+                                                 minlength=m).astype(np.int64)
+    strata_rest = k - np.bincount(owner, minlength=m)
     out: list[RestEstimate | None] = []
-    for i in range(k):
-        if not answered[i]:
+    for i in range(m):
+        if strata_rest[i] == 0 or not answered[i]:
             out.append(None)
             continue
-        all_known = rest_stratified[i]
+        all_known = bool(rest_stratified[i])
         out.append(RestEstimate(
-            agency=agency, without_desk=desks[i],
+            agency=agency, without_desk=members[i],
             method=STRATIFIED if all_known else POOLED, n=int(n_rest[i]),
-            population=int(pop_total[i]) if all_known else None, strata=k - 1,
-            ikm=float(ikm[i]), ikm_converted=float(ikm[i]) * SCALE, se=float(se[i]),
-            se_converted=float(se[i]) * SCALE, df=int(n_rest[i]) - (k - 1)))
+            population=int(pop_rest[i]) if all_known else None,
+            strata=int(strata_rest[i]), ikm=float(ikm[i]), ikm_converted=float(ikm[i]) * SCALE,
+            se=float(se[i]), se_converted=float(se[i]) * SCALE,
+            df=int(n_rest[i]) - int(strata_rest[i])))
     return out

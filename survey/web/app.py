@@ -142,7 +142,8 @@ def _init_extensions(app: Flask) -> None:
         channel_label=labels.channel_label, review_status_label=labels.review_status_label,
         role_label=labels.role_label, action_label=labels.action_label,
         actor_label=labels.actor_label, audit_details=labels.audit_details,
-        format_label=labels.format_label, granularity_label=labels.granularity_label)
+        format_label=labels.format_label, granularity_label=labels.granularity_label,
+        change_in_words=labels.change_in_words, change_direction=labels.change_direction)
     app.jinja_env.filters["num"] = i18n.number
     app.jinja_env.filters["pct"] = i18n.percent
     app.jinja_env.filters["local_time"] = app.jinja_env.filters["moment"] = i18n.local_time

@@ -118,6 +118,10 @@ MESSAGES: dict[str, Callable[..., str]] = {
         else _("There is no agency “%(agency)s”.", agency=agency)),
     "no_agency": lambda agency, **_rest: _(
         "There is no agency “%(agency)s”.", agency=agency),
+    "no_children": lambda agency, **_rest: _(
+        "%(agency)s has no agencies below it, so there is no league of agencies to show. "
+        "A league compares the agencies of a Mal Pelayanan Publik; open the dashboard of "
+        "the MPP they belong to.", agency=agency),
     "unknown_desk": lambda agency, desk, **_rest: _(
         "Agency %(agency)s has no desk “%(desk)s”.", agency=agency, desk=desk),
     "unknown_service": lambda agency, service, **_rest: _(

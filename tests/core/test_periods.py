@@ -57,3 +57,24 @@ def test_there_is_no_period_before_year_one():
         parse_period("0001-S1").previous()
     with pytest.raises(PeriodError):
         parse_period("0001-01-01..0001-01-05").previous()
+
+
+@pytest.mark.parametrize(("key", "expected"), [
+    ("2024-S1", "2023-S1"), ("2024-S2", "2023-S2"), ("2024", "2023"), ("2024-Q3", "2023-Q3"),
+    ("2024-05", "2023-05"), ("2024-01", "2023-01"),
+    ("2024-03-05..2024-04-20", "2023-03-05..2023-04-20"),
+    # a range ending on a month's last day ends on it a year before too
+    ("2024-02-01..2024-02-29", "2023-02-01..2023-02-28"),
+    ("2025-01-15..2025-02-28", "2024-01-15..2024-02-29"),
+    ("2024-01..2024-04", "2023-01-01..2023-04-30"),
+])
+def test_the_same_period_a_year_earlier(key, expected):
+    earlier = parse_period(key).year_earlier()
+    assert earlier.key == expected
+    assert earlier == parse_period(expected)
+
+
+def test_there_is_no_year_before_year_one():
+    for key in ("0001", "0001-S2", "0001-12", "0001-03-01..0001-03-05"):
+        with pytest.raises(PeriodError):
+            parse_period(key).year_earlier()

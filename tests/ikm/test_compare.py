@@ -149,3 +149,120 @@ def test_screening_five_hundred_desks_is_linear(h) -> None:
     expected = estimate_groups({"R": {d: s for d, s in desks.items() if d != "d123"}})["R"]
     assert rest.ikm_converted == pytest.approx(expected.estimate.ikm_converted, rel=1e-12)
     assert rest.se_converted == pytest.approx(expected.estimate.se_converted, rel=1e-10)
+
+
+# --- Members of a parent (the agencies of a Mal Pelayanan Publik) ----------------------
+
+
+def _members(h, rng, spec, blank_rate=0.0):
+    """{member: {desk: stats}} from {member: [(n, probs), ...]}."""
+    return {m: {f"L{i + 1}": h.stats(h.random_scores(rng, n, probs=probs,
+                                                     blank_rate=blank_rate))
+                for i, (n, probs) in enumerate(desks)}
+            for m, desks in spec.items()}
+
+
+def _own_estimates(strata, pops=None, standard="permenpan-14-2017", weights="exact"):
+    from survey.ikm import estimate_groups
+
+    results = estimate_groups(strata, pops or {}, standard, weights)
+    return {m: r.estimate for m, r in results.items() if r.estimate is not None}
+
+
+def test_member_screen_flags_the_odd_agency_and_adjusts_with_bh(h) -> None:
+    """Twelve agencies of an MPP with the very same answers and one clearly worse: only
+    that one is a discovery, "below" the others; the alike ones sit a little above a rest
+    that holds the worse one, not significantly. Adjusted p-values are scipy's
+    Benjamini-Hochberg of the raw ones."""
+    from survey.ikm import screen_members
+
+    rng = np.random.default_rng(31)
+    alike = [h.stats(h.random_scores(rng, 50)) for _ in range(2)]
+    strata = {f"A{i:02d}": {"L1": alike[0], "L2": alike[1]} for i in range(12)}
+    strata["WORSE"] = {f"L{j}": h.stats(h.random_scores(rng, 20, probs=(0.2, 0.35, 0.35,
+                                                                         0.1)))
+                       for j in (1, 2)}
+    screens = screen_members(strata, _own_estimates(strata), parent="MPP")
+    assert len(screens) == 13
+    assert [(s.member, s.direction) for s in screens if s.flagged] == [("WORSE", "below")]
+    assert screens[0].member == "WORSE" and screens[0].p_adjusted < 0.001
+    others = screens[1:]
+    assert all(s.comparison.diff > 0 and s.p_adjusted > 0.05 for s in others)
+    assert [s.member for s in others] == sorted(s.member for s in others)  # ties: by code
+    raw = np.array([s.comparison.p_value for s in screens])
+    assert [s.p_adjusted for s in screens] == pytest.approx(
+        sps.false_discovery_control(raw, method="bh").tolist(), rel=1e-12)
+
+
+def test_member_screen_of_alike_agencies_flags_nothing(h) -> None:
+    from survey.ikm import screen_members
+
+    raw_discoveries = 0
+    for seed in range(40, 50):
+        rng = np.random.default_rng(seed)
+        strata = _members(h, rng, {f"A{i:02d}": [(40, (0.05, 0.15, 0.5, 0.3))] * 2
+                                   for i in range(15)})
+        screens = screen_members(strata, _own_estimates(strata))
+        raw = np.array([s.comparison.p_value for s in screens])
+        raw_discoveries += raw.min() < 0.05
+        assert not any(s.flagged for s in screens)
+        assert [s.p_adjusted for s in screens] == pytest.approx(
+            sps.false_discovery_control(raw, method="bh").tolist(), rel=1e-12)
+    assert raw_discoveries >= 3
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_each_member_rest_equals_the_engine_run_on_the_other_members(h, seed: int) -> None:
+    """A member's rest is exactly the engine run on all the other members' desks as one
+    agency: stratified when all of them have a population, pooled otherwise (including
+    when only the member leaving out lacked one), blanks, both standards, all weights."""
+    from survey.ikm import estimate_groups, get_standard, screen_members
+
+    rng = np.random.default_rng(2000 + seed)
+    standard = get_standard(("permenpan-14-2017", "kepmenpan-25-2004")[seed % 2])
+    weights = ("exact", "0.111", "0.11")[seed % 3]
+    J = len(standard.elements)
+    strata, pops = {}, {}
+    for m in range(int(rng.integers(2, 6))):
+        member = f"M{m}"
+        strata[member], pops[member] = {}, {}
+        for d in range(int(rng.integers(1, 4))):
+            n = int(rng.choice([2, 12, 40, 90]))
+            strata[member][f"L{d}"] = h.stats(h.random_scores(rng, n, J, blank_rate=0.05))
+            kind = int(rng.integers(0, 4)) if seed % 3 else 0
+            pops[member][f"L{d}"] = None if kind == 1 else n * int(rng.integers(2, 20))
+    estimates = _own_estimates(strata, pops, standard, weights)
+    screens = {s.member: s for s in screen_members(strata, estimates, pops, standard,
+                                                   weights)}
+    assert set(screens) <= set(estimates)
+    for member, screen in screens.items():
+        others = {f"{m}/{d}": s for m in estimates if m != member
+                  for d, s in strata[m].items()}
+        other_pops = {f"{m}/{d}": p for m in estimates if m != member
+                      for d, p in pops[m].items()}
+        expected = estimate_groups({"R": others}, {"R": other_pops}, standard,
+                                   weights)["R"].estimate
+        got = screen.rest_estimate
+        assert (got.n, got.df, got.method, got.population, got.strata) == (
+            expected.n, expected.df, expected.method, expected.population, len(others))
+        assert got.ikm_converted == pytest.approx(expected.ikm_converted, rel=1e-12)
+        assert got.se_converted == pytest.approx(expected.se_converted, rel=1e-9)
+        assert screen.member_estimate == estimates[member]
+        direct = compare(estimates[member], expected)
+        assert screen.comparison.diff == pytest.approx(direct.diff, rel=1e-12)
+        assert screen.comparison.p_value == pytest.approx(direct.p_value, rel=1e-6)
+
+
+def test_members_without_an_estimate_take_no_part(h) -> None:
+    from survey.ikm import screen_members
+
+    rng = np.random.default_rng(5)
+    strata = _members(h, rng, {"A": [(30, (0.05, 0.15, 0.5, 0.3))],
+                               "B": [(30, (0.05, 0.15, 0.5, 0.3))],
+                               "C": [(30, (0.05, 0.15, 0.5, 0.3))]})
+    estimates = _own_estimates(strata)
+    only_two = {m: e for m, e in estimates.items() if m != "C"}
+    screens = {s.member: s for s in screen_members(strata, only_two)}
+    assert set(screens) == {"A", "B"}
+    assert screens["A"].rest_estimate.n == 30  # B only: C is in no one's rest
+    assert screen_members(strata, {"A": estimates["A"]}) == []

@@ -123,3 +123,64 @@ def two_agencies_with_every_role(org):
             make_user(org, email, role, ["KEC-A"] if role in ("agency_manager",
                                                               "desk_staff") else [])
     return org
+
+
+# A Mal Pelayanan Publik of five agencies, with responses in May 2024 and May 2023 (the
+# same month a year earlier), for the league of agencies:
+# - A-DINAS: two desks with volumes; a year earlier a few answers lower (a small change,
+#   not significant);
+# - B-DINAS: one desk, the same answers both years (no change); a second desk served
+#   citizens (a volume) but nobody rated it;
+# - C-DINAS: no service volume, few respondents (its grade is not yet certain);
+# - D-DINAS: much better than a year earlier (a significant rise), a small volume;
+# - E-DINAS: responses a year earlier only (no estimate now).
+MPP_CODE = "MPP-X"
+MAY_2023 = datetime(2023, 5, 16, 3, tzinfo=UTC)
+
+
+def _scores(rng, n: int, base: float) -> np.ndarray:
+    return np.clip(np.rint(base + rng.normal(0, 0.55, (n, 9))), 1, 4).astype(int)
+
+
+def _respond(d: Desk, scores: np.ndarray, when: datetime) -> list[NewResponse]:
+    return [NewResponse(desk_id=d.id, answers={f"U{j + 1}": int(s) for j, s in enumerate(row)},
+                        submitted_at=when, channel="qr") for row in scores]
+
+
+def build_mpp(org) -> dict[str, dict[str, Desk]]:
+    """The MPP described above; returns each agency's desks by code."""
+    from datetime import date
+
+    rng = np.random.default_rng(2024)
+    org.create_agency(db.session, MPP_CODE, "Mal Pelayanan Publik X")
+    names = {"A-DINAS": "Dinas Arsip", "B-DINAS": "Badan Pendapatan",
+             "C-DINAS": "Catatan Sipil", "D-DINAS": "Dinas Perizinan",
+             "E-DINAS": "Entitas Baru"}
+    desks: dict[str, dict[str, Desk]] = {}
+    for code, name in names.items():
+        org.create_agency(db.session, code, name, parent_code=MPP_CODE)
+        count = 2 if code in ("A-DINAS", "B-DINAS") else 1
+        desks[code] = {f"L{i}": org.create_desk(db.session, code, f"L{i}", f"{name} loket {i}")
+                       for i in range(1, count + 1)}
+    may = date(2024, 5, 1)
+    for code, key, served in (("A-DINAS", "L1", 600), ("A-DINAS", "L2", 400),
+                              ("B-DINAS", "L1", 2000), ("B-DINAS", "L2", 300),
+                              ("D-DINAS", "L1", 100)):
+        org.set_volume(db.session, desks[code][key], "month", may, served)
+    items: list[NewResponse] = []
+    for key in ("L1", "L2"):
+        now = _scores(rng, 60, 3.4)
+        before = now.copy()
+        before[:2, :4] = np.maximum(before[:2, :4] - 1, 1)  # two respondents, four answers lower
+        items += _respond(desks["A-DINAS"][key], now, MAY) + _respond(
+            desks["A-DINAS"][key], before, MAY_2023)
+    same = _scores(rng, 80, 3.0)
+    items += _respond(desks["B-DINAS"]["L1"], same, MAY)
+    items += _respond(desks["B-DINAS"]["L1"], same, MAY_2023)
+    items += _respond(desks["C-DINAS"]["L1"], _scores(rng, 25, 3.1), MAY)
+    items += _respond(desks["D-DINAS"]["L1"], _scores(rng, 60, 3.6), MAY)
+    items += _respond(desks["D-DINAS"]["L1"], _scores(rng, 60, 2.6), MAY_2023)
+    items += _respond(desks["E-DINAS"]["L1"], _scores(rng, 30, 3.0), MAY_2023)
+    record_responses(db.session, items)
+    db.session.commit()
+    return desks

@@ -84,6 +84,7 @@ def pages_of(role: str) -> list[Visit]:
                 Visit("user-edit", f"/admin/pengguna/{admin_id}"),
                 Visit("periods", "/admin/periode"), Visit("audit-log", "/audit/log"),
                 Visit("mpp-dashboard", "/dashboard/MPP-HARAPAN"),
+                Visit("mpp-league", "/dashboard/MPP-HARAPAN/liga"),
                 Visit("volume-import", "/admin/volume/impor")]
     if role == "auditor":
         return [Visit("exports", "/audit/"), Visit("audit-log", "/audit/log"),

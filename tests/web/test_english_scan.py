@@ -59,7 +59,8 @@ KNOWN: set[str] = set()
 
 SKIPPED = {"static", "i18n.switch", "health.check", "audit.public_key", "audit.export",
            "desks.qr_code", "desks.poster", "desks.posters", "published.badge",
-           "infographic.svg", "infographic.png", "infographic.pdf"}  # test_infographic.py
+           "infographic.svg", "infographic.png", "infographic.pdf",  # test_infographic.py
+           "dashboard.league_download"}
 
 
 class VisibleText(HTMLParser):
@@ -141,6 +142,12 @@ def demo(org):
         org.update_user(db.session, staff, "desk_staff", ["KEC-A"], True, "Budi")
         org.set_desk_active(db.session, desk("L1", "KEC-B"), False)
         org.authenticate(db.session, "nobody@skm.go.id", "wrong password")
+        # A Mal Pelayanan Publik above both agencies, for the league of agencies.
+        org.create_agency(db.session, "MPP-A", "Mal Pelayanan Publik A")
+        kec_a = db.session.scalars(db.select(Agency).where(Agency.code == "KEC-A")).one()
+        for agency in (kec_a, kec_b):
+            org.update_agency(db.session, agency, agency.name, "MPP-A", agency.timezone,
+                              None, None)
     return token
 
 
@@ -169,6 +176,8 @@ def urls_for(app, token: str) -> list[tuple[str, str]]:
         out.append((rule.endpoint, path))
         if rule.endpoint in ("dashboard.agency", "dashboard.desk", "dashboard.follow_ups"):
             out.append((rule.endpoint, f"{path}?period=2024-05"))
+        if rule.endpoint == "dashboard.league":  # KEC-A has none: the 404 says why
+            out.append((rule.endpoint, "/dashboard/MPP-A/liga?period=2024-05"))
     return out
 
 

@@ -46,6 +46,7 @@ ROLES = ROLE_ACCOUNTS
 QUERY_NAMES = ("period", "next", "all", "tahun", "tanggal", "page", "lang", "flagged", "edit",
                "bom", "baris", "action", "reason", "sheet", "id", "email", "decision",
                "active", "scope", "desk", "service", "kind", "format")
+QUERY_NAMES += ("sort",)  # the league of agencies
 QUERY_NAMES += ("signal", "channel", "from", "to", "status", "ids", "page_ids",  # queues
                 "all_on_page")
 EVIL = (

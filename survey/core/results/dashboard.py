@@ -5,6 +5,7 @@ beyond calling the engine; this module only decides what to ask for."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -53,6 +54,34 @@ class TrendPoint:
 
 
 @dataclass
+class YearChange:
+    """The index against the same period a year earlier (2024-S1 against 2023-S1): a
+    comparison free of seasons, beside the change against the previous period."""
+
+    period: Period               # the same period a year earlier
+    estimate: Estimate | None    # its index (None: no responses then)
+    change: Comparison | None    # now - then; None when either has no estimate
+
+
+def year_change(session: Session, scope: queries.AgencyScope, period: Period,
+                current: Estimate | None,
+                known: Sequence[tuple[Period, Estimate | None]] = ()
+                ) -> YearChange | None:
+    """The agency's change against the same period a year earlier, its estimate taken
+    from `known` (e.g. the trend) when it is there, else computed as every period's is;
+    None when there is no period a year before."""
+    try:
+        earlier = period.year_earlier()
+    except PeriodError:
+        return None
+    found = [e for p, e in known if p == earlier]
+    estimate = found[0] if found else _estimate(
+        queries.compute_groups(session, [scope], earlier).get(scope.agency.code))
+    change = compare(current, estimate) if current is not None and estimate is not None else None
+    return YearChange(earlier, estimate, change)
+
+
+@dataclass
 class Dashboard:
     agency: Agency
     period: Period
@@ -75,6 +104,7 @@ class Dashboard:
     pending_flags: int
     pending_comments: int
     children: list[tuple[Agency, Estimate | None]] = field(default_factory=list)
+    year: YearChange | None = None  # against the same period a year earlier
 
     @property
     def change(self) -> tuple[Period, Comparison] | None:
@@ -120,6 +150,7 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
               "all": estimate_groups(_with_flagged(scope, stats[agency.code], flagged), pops,
                                      standard)[agency.code]}
     pending_flags, pending_comments = _pending_counts(session, desk_ids, period)
+    trend = _trend(session, scope, period, estimate)
 
     return Dashboard(
         agency=agency,
@@ -136,7 +167,7 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
         weakest=estimate.lowest_elements(3) if estimate else (),
         desks=_desk_rows(scope, result, screens),
         services=_service_rows(session, scope, period, standard),
-        trend=_trend(session, scope, period, estimate),
+        trend=trend,
         arrivals=_arrivals(session, desk_ids, period),
         profile=profile_counts(session, desk_ids, period),
         channels=_counts(session, desk_ids, period, "channel"),
@@ -147,6 +178,8 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
         pending_flags=pending_flags,
         pending_comments=pending_comments,
         children=_children(session, agency, period),
+        year=year_change(session, scope, period, estimate,
+                         [(t.period, t.estimate) for t in trend]),
     )
 
 

@@ -16,6 +16,7 @@ from survey.core.models import Agency, FollowUp, Publication, ReportingPeriod
 from survey.core.org.periods import closed_periods
 from survey.core.periods import Period, parse_period
 from survey.core.results import followups, queries
+from survey.core.results.dashboard import YearChange, year_change
 from survey.core.review import published_comments
 from survey.ikm.engine import Estimate
 
@@ -103,6 +104,7 @@ class PublicResults:
     comments: list[tuple[str, str]]
     revised_at: datetime | None = None  # when the current figures replaced earlier ones
     earlier: list[EarlierFigures] = field(default_factory=list)
+    year: YearChange | None = None  # against the same period a year earlier
 
 
 def history(session: Session, agency: Agency, period: Period
@@ -135,10 +137,11 @@ def public_results(session: Session, agency: Agency, locale: str,
     if period is None:
         return PublicResults(agency, None, None, names, [], [])
     result = queries.compute_groups(session, [scope], period).get(agency.code)
+    estimate = result.estimate if result else None
     revised_at, earlier = history(session, agency, period)
     return PublicResults(
-        agency, period, result.estimate if result else None, names,
+        agency, period, estimate, names,
         followups.for_period(session, agency, period),
         published_comments(session, [d.id for d in scope.desks], period.start, period.end),
-        revised_at, earlier,
+        revised_at, earlier, year_change(session, scope, period, estimate),
     )
