@@ -91,7 +91,9 @@ def test_the_demo_mpp_league_equals_flask_ikm_report(app, ctx, runner):
     last_month = add_months(local_today(app.config["TIMEZONE"]), -1)
     period = parse_period(f"{last_month:%Y-%m}")
     board = league.build(db.session, get_agency(db.session, "MPP-HARAPAN"), period)
-    assert {r.code for r in board.rows} == {"DUKCAPIL", "DPMPTSP", "SAMSAT", "IMIGRASI"}
+    assert len(board.rows) >= 12  # the demo mall's tenants, each with two years of data
+    assert {"DUKCAPIL", "DPMPTSP", "SAMSAT", "IMIGRASI"} <= {r.code for r in board.rows}
+    assert all(r.change is not None for r in board.rows)  # a year earlier to compare with
     for row in board.rows:
         expected = report(runner, row.code, period.key)
         assert row.estimate.ikm_converted == expected["ikm_converted"]
