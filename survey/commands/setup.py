@@ -1,5 +1,5 @@
 """`flask init` (migrations, the standard questionnaires, the signing key) and `flask demo`
-(a demo Mal Pelayanan Publik with six months of responses)."""
+(a demo Mal Pelayanan Publik with two years of responses)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def init_command() -> None:
 @click.option("--seed", default=20171, show_default=True, type=int)
 @user_errors
 def demo_command(end_month: str | None, seed: int) -> None:
-    """Seed a Mal Pelayanan Publik with four agencies and six months of responses."""
+    """Seed a Mal Pelayanan Publik with twelve agencies and two years of responses."""
     today = local_today(current_app.config["TIMEZONE"])
     end = parse_month(end_month) if end_month else add_months(today, -1)
     with write_transaction(db.session):

@@ -54,6 +54,7 @@ def _questionnaire(standard: Standard) -> Questionnaire:
 
 # --- Demo: one Mal Pelayanan Publik ----------------------------------------------------
 DEMO_ROOT = "MPP-HARAPAN"
+DEMO_MONTHS = 24
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = (  # role, e-mail, agencies
     ("admin", "admin@demo.test", ()),
@@ -79,10 +80,13 @@ class DemoAgency:
     code: str
     name: str
     head: str
-    nip: str
+    nip: str | None
     services: tuple[tuple[str, str, str], ...]  # code, name (id), name (en)
     desks: tuple[DemoDesk, ...]
-    respondents: int  # over the six months
+    respondents: int  # per year
+    # Change of the latent answers per year (points on the 1..4 scale), so that the
+    # year-over-year comparisons and the league's "most improved" have something to show.
+    drift: float = 0.0
 
 
 DEMO_AGENCIES = (
@@ -99,7 +103,7 @@ DEMO_AGENCIES = (
                   (3.3, 3.2, 3.0, 3.9, 3.3, 3.3, 3.4, 3.0, 2.9), 0.35, 900),
          DemoDesk("L3", "Loket 3 Akta", "Lantai 1, sayap timur",
                   (3.4, 3.3, 3.2, 3.9, 3.4, 3.5, 3.6, 3.1, 3.0), 0.20, 400)),
-        1700,
+        1300, 0.25,
     ),
     DemoAgency(
         "DPMPTSP", "Dinas Penanaman Modal dan Pelayanan Terpadu Satu Pintu",
@@ -113,7 +117,7 @@ DEMO_AGENCIES = (
                   (3.0, 2.7, 2.4, 3.2, 3.0, 3.2, 3.3, 3.2, 2.8), 0.30, 200),
          DemoDesk("L3", "Loket 3 Informasi dan Pengaduan", "Lantai 2",
                   (3.6, 3.5, 3.6, 3.9, 3.5, 3.6, 3.7, 3.4, 3.5), 0.25, 300)),
-        1100,
+        800, 0.05,
     ),
     DemoAgency(
         "SAMSAT", "UPT Sistem Administrasi Manunggal Satu Atap", "AKBP Hendra Gunawan",
@@ -127,7 +131,7 @@ DEMO_AGENCIES = (
                   (3.3, 3.2, 3.1, 2.5, 3.3, 3.3, 3.3, 3.0, 2.9), 0.35, 1700),
          DemoDesk("L3", "Loket 3 Penyerahan STNK", "Lantai 1, sayap barat",
                   (3.3, 3.3, 2.8, 2.7, 3.3, 3.4, 3.4, 3.1, 3.0), 0.25, 1500)),
-        1400,
+        1000, -0.1,
     ),
     DemoAgency(
         "IMIGRASI", "Unit Layanan Paspor Kantor Imigrasi", "Rizal Firmansyah, S.H., M.H.",
@@ -141,8 +145,58 @@ DEMO_AGENCIES = (
                   (3.7, 3.6, 3.5, 3.7, 3.6, 3.7, 3.8, 3.7, 3.5), 0.35, 450),
          DemoDesk("L3", "Loket 3 Pengambilan Paspor", "Lantai 3",
                   (3.8, 3.8, 3.7, 3.8, 3.8, 3.8, 3.9, 3.8, 3.6), 0.25, 500)),
-        900,
+        700, 0.0,
     ),
+    *(DemoAgency(code, name, head, nip, services,
+                 tuple(DemoDesk(f"L{i}", desk_name, location, quality, share, served)
+                       for i, (desk_name, location, quality, share, served)
+                       in enumerate(desks, start=1)),
+                 respondents, drift)
+      for code, name, head, nip, services, desks, respondents, drift in (
+        ("BPJSKES", "BPJS Kesehatan Kantor Cabang", "dr. Lestari Handayani, M.Kes.",
+         None, (("DAFTAR", "Pendaftaran peserta", "Membership registration"),
+               ("UBAH", "Perubahan data peserta", "Change of member data")),
+         (("Loket BPJS Kesehatan", "Lantai 2", (3.2, 3.1, 2.8, 3.9, 3.2, 3.3, 3.3, 3.1, 2.9),
+           1.0, 700),), 500, 0.2),
+        ("BPJSTK", "BPJS Ketenagakerjaan Kantor Cabang", "Andi Pratama, S.E.", None,
+         (("KLAIM", "Klaim Jaminan Hari Tua", "Old-age savings claim"),
+          ("DAFTAR", "Pendaftaran peserta", "Membership registration")),
+         (("Loket BPJS Ketenagakerjaan", "Lantai 2",
+           (3.3, 3.2, 3.0, 3.9, 3.3, 3.4, 3.4, 3.2, 3.1), 1.0, 500),), 400, 0.1),
+        ("ATRBPN", "Kantor Pertanahan Kota Harapan", "Ir. Yusuf Maulana, M.Si.",
+         "197207041998031003",
+         (("CEK", "Pengecekan sertifikat", "Certificate check"),
+          ("ROYA", "Roya (penghapusan hak tanggungan)", "Mortgage release")),
+         (("Loket Pertanahan 1", "Lantai 3", (2.9, 2.7, 2.4, 3.3, 2.9, 3.0, 3.1, 3.0, 2.6),
+           0.6, 400),
+          ("Loket Pertanahan 2", "Lantai 3", (3.0, 2.8, 2.5, 3.3, 3.0, 3.1, 3.2, 3.0, 2.7),
+           0.4, 300)), 450, 0.3),
+        ("KPP", "Kantor Pelayanan Pajak Pratama", "Hendra Saputra, S.E., M.Ak.",
+         "197904112001121002",
+         (("NPWP", "Pendaftaran NPWP", "Tax number registration"),
+          ("SPT", "Penerimaan SPT", "Tax return filing")),
+         (("Loket Pajak", "Lantai 3", (3.5, 3.4, 3.3, 3.9, 3.5, 3.5, 3.6, 3.4, 3.3), 1.0,
+           600),), 500, 0.0),
+        ("PDAM", "Perumda Air Minum Tirta Harapan", "Ir. Wahyu Nugroho", None,
+         (("SAMBUNG", "Sambungan baru", "New connection"),
+          ("TAGIHAN", "Pembayaran dan keluhan tagihan", "Bills and complaints")),
+         (("Loket PDAM", "Lantai 1", (3.0, 3.0, 2.7, 3.2, 3.0, 3.1, 3.2, 2.9, 2.6), 1.0,
+           800),), 450, -0.15),
+        ("POLRES", "Satuan Pelayanan SKCK Polres Harapan", "AKP Dedi Kurniawan", None,
+         (("SKCK", "Surat Keterangan Catatan Kepolisian", "Police clearance (SKCK)"),),
+         (("Loket SKCK", "Lantai 1", (3.4, 3.4, 3.1, 3.6, 3.3, 3.4, 3.5, 3.2, 3.1), 1.0,
+           900),), 600, 0.1),
+        ("DISNAKER", "Dinas Tenaga Kerja", "Drs. Slamet Riyadi, M.M.",
+         "196909151994031005",
+         (("AK1", "Kartu pencari kerja (AK/1)", "Job seeker card (AK/1)"),),
+         (("Loket Kartu Kuning", "Lantai 2", (3.3, 3.3, 3.2, 3.9, 3.2, 3.3, 3.4, 3.1, 3.0),
+           1.0, 300),), 350, 0.05),
+        ("KEJARI", "Kejaksaan Negeri (tilang)", "Ratna Sari, S.H., M.H.",
+         "198103222005012001",
+         (("TILANG", "Pengambilan barang bukti tilang", "Traffic ticket evidence"),),
+         (("Loket Tilang", "Lantai 1", (3.1, 3.2, 2.9, 3.0, 3.1, 3.2, 3.3, 3.0, 2.8), 1.0,
+           500),), 350, 0.15),
+      )),
 )
 
 DEMO_COMMENTS = (
@@ -168,8 +222,9 @@ def demo_exists(session: Session) -> bool:
 
 def seed_demo(session: Session, end_month: date, seed: int = 20171,
               today: date | None = None) -> dict[str, int]:
-    """One Mal Pelayanan Publik with four agencies, twelve desks, their services, monthly
-    service volumes, six months of responses ending with `end_month`, and demo users.
+    """One Mal Pelayanan Publik with twelve agencies, twenty-two desks, their services,
+    monthly service volumes, two years of responses ending with `end_month`, and demo
+    users.
     Every change goes through the core like an operator's (audited, actor "cli"). With
     `today` (the site's date), the demo's periods that have ended by then are closed, so
     that the public pages show published results as an agency's would.
@@ -179,7 +234,7 @@ def seed_demo(session: Session, end_month: date, seed: int = 20171,
         return {}
     seed_standards(session)
     rng = np.random.default_rng(seed)
-    months = [add_months(end_month.replace(day=1), k) for k in range(-5, 1)]
+    months = [add_months(end_month.replace(day=1), k) for k in range(-DEMO_MONTHS + 1, 1)]
     agencies.create_agency(session, DEMO_ROOT, "Mal Pelayanan Publik Kota Harapan",
                            head_name="Drs. Ahmad Sulaiman, M.AP.",
                            head_nip="197109091996031003", actor=None)
@@ -205,14 +260,14 @@ def seed_demo(session: Session, end_month: date, seed: int = 20171,
                     for code, name_id, name_en in spec.services]
         counts["services"] += len(services)
         for d in spec.desks:
-            n = round(spec.respondents * d.share)
+            n = round(spec.respondents * d.share * DEMO_MONTHS / 12)
             # Each desk has a kiosk tablet (its secret is thrown away: staff enrol their
             # own), so the staff's device list shows one in contact.
             tablet, _secret = kiosks.enrol(session, desks[d.code], "Tablet ruang tunggu",
                                            actor=None)
             tablets.append(tablet)
             items.extend(_demo_responses(rng, desks[d.code], d, services, months, n,
-                                         tablet.id))
+                                         tablet.id, spec.drift))
     for start in range(0, len(items), 1000):
         record_responses(session, items[start:start + 1000])
     counts["responses"] = len(items)
@@ -231,13 +286,15 @@ def seed_demo(session: Session, end_month: date, seed: int = 20171,
 
 
 def close_ended_periods(session: Session, months: list[date], today: date) -> list[str]:
-    """Close (publish and seal) the demo's months that have ended, and the quarters and
-    semesters that have ended and lie wholly within the demo months; returns their keys."""
+    """Close (publish and seal) the demo's months that have ended, and the quarters,
+    semesters and years that have ended and lie wholly within the demo months; returns
+    their keys."""
     covered = set(months)
     spans = [parse_period(f"{m:%Y-%m}") for m in months]
     for m in months:
         spans.append(parse_period(f"{m.year}-Q{(m.month - 1) // 3 + 1}"))
         spans.append(parse_period(f"{m.year}-S{1 if m.month <= 6 else 2}"))
+        spans.append(parse_period(f"{m.year}"))
     keys = []
     for span in sorted(set(spans)):
         if span.end >= today or not set(span.months()) <= covered:
@@ -251,18 +308,22 @@ def close_ended_periods(session: Session, months: list[date], today: date) -> li
     return keys
 
 
-def _demo_responses(rng, desk, spec: DemoDesk, services, months, n, tablet_id: int
-                    ) -> list[NewResponse]:
+def _demo_responses(rng, desk, spec: DemoDesk, services, months, n, tablet_id: int,
+                    drift: float) -> list[NewResponse]:
     zone = ZoneInfo("Asia/Jakarta")
     quality = np.array(spec.quality)
+    month_index = rng.integers(len(months), size=n)
+    # The desk's level moves by `drift` a year and ends at `quality` in the last month.
+    years_before_end = (len(months) - 1 - month_index)[:, None] / 12
     # A respondent's general mood shifts all nine answers together (elements correlate).
     mood = rng.normal(0.0, 0.35, size=(n, 1))
-    latent = quality + mood + rng.normal(0.0, 0.45, size=(n, quality.size))
+    latent = (quality - drift * years_before_end + mood
+              + rng.normal(0.0, 0.45, size=(n, quality.size)))
     scores = np.clip(np.rint(latent), 1, 4).astype(int)
     channel = rng.choice(["qr", "ticket", "kiosk", "paper"], size=n, p=[0.66, 0.14, 0.1, 0.1])
     out = []
     for i in range(n):
-        month = months[int(rng.integers(len(months)))]
+        month = months[int(month_index[i])]
         moment = _working_moment(rng, month, zone)
         answers = {f"U{j + 1}": int(scores[i, j]) for j in range(quality.size)}
         if channel[i] == "paper" and rng.random() < 0.3:

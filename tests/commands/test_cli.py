@@ -226,14 +226,15 @@ def test_demo_seeds_a_mall_and_is_idempotent(app, runner):
     assert "Demo seeded" in out
     with app.app_context():
         mall = db.session.scalar(select(Agency).where(Agency.code == "MPP-HARAPAN"))
-        assert len(mall.children) >= 4
+        assert len(mall.children) >= 12  # a coordination meeting has a league to compare
         desks = db.session.scalars(select(Desk)).all()
-        assert len(desks) >= 12
+        assert len(desks) >= 20
         n = db.session.scalar(select(func.count()).select_from(Response))
-        assert 4500 <= n <= 5500
+        assert 14000 <= n <= 15500
         months = db.session.execute(
             select(func.min(Response.day), func.max(Response.day))).one()
-        assert months[0].isoformat() >= "2024-01-01" and months[1].isoformat() <= "2024-06-30"
+        # two years: every period has the same period a year earlier to compare with
+        assert months[0].isoformat()[:7] == "2022-07" and months[1].isoformat()[:7] == "2024-06"
         # paper forms leave blanks: some responses have fewer than nine answers
         per_response = select(Answer.response_id, func.count().label("k")).group_by(
             Answer.response_id).subquery()
@@ -248,7 +249,7 @@ def test_demo_seeds_a_mall_and_is_idempotent(app, runner):
                 Response.desk_id)).all()
         values = [float(m) for _, m in means]
         assert max(values) - min(values) > 0.35
-        assert db.session.scalar(select(func.count()).select_from(ServiceVolume)) == 6 * len(
+        assert db.session.scalar(select(func.count()).select_from(ServiceVolume)) == 24 * len(
             desks)
         assert db.session.scalar(select(func.count()).select_from(ChainEntry).where(
             ChainEntry.kind == "response")) == n  # every response on the chain
@@ -262,12 +263,15 @@ def test_demo_publishes_its_periods_that_have_ended(app, runner):
     """The demo closes what an agency would have closed, so that every public page shows
     published results instead of "no results yet"."""
     out = ok(runner, "demo", "--end-month", "2024-06")
-    assert "9 periods that have ended closed and published" in out
+    assert "37 periods that have ended closed and published" in out
     with app.app_context():
         closed = dict(db.session.execute(
             select(ReportingPeriod.key, ReportingPeriod.closed_at)).tuples().all())
-    assert sorted(closed) == ["2024-01", "2024-02", "2024-03", "2024-04", "2024-05",
-                              "2024-06", "2024-Q1", "2024-Q2", "2024-S1"]
+    months = [f"{y}-{m:02d}" for y, m in [(2022, m) for m in range(7, 13)]
+              + [(2023, m) for m in range(1, 13)] + [(2024, m) for m in range(1, 7)]]
+    assert sorted(closed) == sorted(
+        [*months, "2022-Q3", "2022-Q4", "2023-Q1", "2023-Q2", "2023-Q3", "2023-Q4",
+         "2024-Q1", "2024-Q2", "2022-S2", "2023-S1", "2023-S2", "2024-S1", "2023"])
     assert all(closed.values())
     client = app.test_client()
     for code in ("DUKCAPIL", "DPMPTSP", "SAMSAT", "IMIGRASI", "MPP-HARAPAN"):
