@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from survey.core.results.league import change_significant
+from survey.core.results.league import change_direction  # noqa: F401  (app.py reads it here)
+from survey.core.results.league import change_in_words as league_change_in_words
 from survey.ikm.compare import Comparison
-from survey.ikm.standards import display_decimal
 from survey.web.i18n import current_locale, format_number
 
 FIELD_LABELS = {
@@ -263,44 +263,9 @@ def audit_details(action: str, details: dict | None) -> list[tuple[str, str]]:
     return out
 
 
-# The change of an index in words, per language: the function is given its language (an
-# export or a page may write in another than the visitor's). Indonesian reports say
-# "bermakna" for a statistically significant change.
-CHANGE_WORDS = {
-    "id": {"up": "naik {points} poin", "down": "turun {points} poin",
-           "significant": "bermakna", "not_significant": "tidak bermakna",
-           "untested": "tidak dapat diuji", "none": "tidak berbeda bermakna"},
-    "en": {"up": "up {points} points", "down": "down {points} points",
-           "significant": "significant", "not_significant": "not significant",
-           "untested": "cannot be tested", "none": "no significant difference"},
-}
-
-
-def change_direction(comparison: Comparison) -> str:
-    """"up", "down", or "" when the difference rounds to 0.00 (as change_in_words says
-    it): the class that colours a change."""
-    if display_decimal(abs(comparison.diff), 2) == 0:
-        return ""
-    return "up" if comparison.diff > 0 else "down"
-
-
 def change_in_words(comparison: Comparison, locale: str | None = None) -> str:
-    """A change between two indexes as a reader says it: "naik 1,20 poin, bermakna",
-    "down 0.85 points, not significant", and "tidak berbeda bermakna" / "no significant
-    difference" when the difference rounds to 0.00. Significant means the two-sided
-    p-value is below 1 - confidence (the interval of the difference excludes 0); with no
-    spread on either side there is nothing to test. Numbers in the language's format."""
+    """A change between two indexes as a reader says it (see
+    `survey.core.results.league.change_in_words`), in the visitor's language unless
+    `locale` names another; numbers in the language's format."""
     lang = locale or current_locale()
-    lang = lang if lang in CHANGE_WORDS else "id"
-    words = CHANGE_WORDS[lang]
-    direction = change_direction(comparison)
-    if not direction:
-        return words["none"]
-    size = words[direction].format(
-        points=format_number(abs(comparison.diff), 2, lang))
-    if comparison.p_value is None:
-        verdict = words["untested"]
-    else:
-        verdict = words["significant" if change_significant(comparison)
-                        else "not_significant"]
-    return f"{size}, {verdict}"
+    return league_change_in_words(comparison, lang, lambda v: format_number(v, 2, lang))

@@ -19,6 +19,7 @@ from survey.core.models import ReportingPeriod
 from survey.core.org.agencies import get_agency
 from survey.core.periods import add_months, local_today, parse_period
 from survey.core.results import league
+from survey.core.seed import DEMO_AGENCIES
 from survey.ikm.compare import Comparison
 from survey.ikm.standards import display_decimal
 from survey.web.labels import change_in_words
@@ -91,8 +92,8 @@ def test_the_demo_mpp_league_equals_flask_ikm_report(app, ctx, runner):
     last_month = add_months(local_today(app.config["TIMEZONE"]), -1)
     period = parse_period(f"{last_month:%Y-%m}")
     board = league.build(db.session, get_agency(db.session, "MPP-HARAPAN"), period)
-    assert len(board.rows) >= 12  # the demo mall's tenants, each with two years of data
-    assert {"DUKCAPIL", "DPMPTSP", "SAMSAT", "IMIGRASI"} <= {r.code for r in board.rows}
+    assert {r.code for r in board.rows} == {a.code for a in DEMO_AGENCIES}
+    assert len(board.rows) == 12
     assert all(r.change is not None for r in board.rows)  # a year earlier to compare with
     for row in board.rows:
         expected = report(runner, row.code, period.key)

@@ -22,6 +22,7 @@ from survey.core.periods import Period, PeriodError
 from survey.core.results import queries
 from survey.ikm.compare import Comparison, MemberScreen, compare, screen_members
 from survey.ikm.engine import Estimate, GroupResult, estimate_groups, krejcie_morgan
+from survey.ikm.standards import display_decimal
 from survey.ikm.stats import StratumStats
 
 CONFIDENCE = 0.95  # the intervals, the year-over-year test and the rank bands
@@ -88,6 +89,48 @@ def change_significant(change: Comparison | None) -> bool:
     # 1 - 0.95 is 0.050000000000000044 in binary: rounded, p = 0.05 is not significant
     return (change is not None and change.p_value is not None
             and change.p_value < round(1 - change.confidence, 12))
+
+
+# The change of an index in words, per language (the league page, the dashboard, the
+# meeting report; an export may write in another language than the visitor's).
+# Indonesian reports say "bermakna" for a statistically significant change.
+CHANGE_WORDS = {
+    "id": {"up": "naik {points} poin", "down": "turun {points} poin",
+           "significant": "bermakna", "not_significant": "tidak bermakna",
+           "untested": "tidak dapat diuji", "none": "tidak berbeda bermakna"},
+    "en": {"up": "up {points} points", "down": "down {points} points",
+           "significant": "significant", "not_significant": "not significant",
+           "untested": "cannot be tested", "none": "no significant difference"},
+}
+
+
+def change_direction(comparison: Comparison) -> str:
+    """"up", "down", or "" when the difference rounds to 0.00 (as change_in_words says
+    it): the class that colours a change."""
+    if display_decimal(abs(comparison.diff), 2) == 0:
+        return ""
+    return "up" if comparison.diff > 0 else "down"
+
+
+def change_in_words(comparison: Comparison, lang: str,
+                    points: Callable[[float], str]) -> str:
+    """A change between two indexes as a reader says it: "naik 1,20 poin, bermakna",
+    "down 0.85 points, not significant", and "tidak berbeda bermakna" / "no significant
+    difference" when the difference rounds to 0.00. Significant means the two-sided
+    p-value is below 1 - confidence (the interval of the difference excludes 0); with no
+    spread on either side there is nothing to test. `points` formats the size (two
+    places, in the language's format)."""
+    words = CHANGE_WORDS[lang if lang in CHANGE_WORDS else "id"]
+    direction = change_direction(comparison)
+    if not direction:
+        return words["none"]
+    size = words[direction].format(points=points(abs(comparison.diff)))
+    if comparison.p_value is None:
+        verdict = words["untested"]
+    else:
+        verdict = words["significant" if change_significant(comparison)
+                        else "not_significant"]
+    return f"{size}, {verdict}"
 
 
 @dataclass
