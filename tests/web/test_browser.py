@@ -17,11 +17,11 @@ import subprocess
 from urllib.parse import urlsplit
 
 import pytest
-from support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, require_browser
+from support.browser import ARTIFACTS, require_browser
 
 require_browser("zbarimg")
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Page  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from support.factories import desk, receipt_of  # noqa: E402
 from support.live_server import gunicorn  # noqa: E402
@@ -36,14 +36,6 @@ pytestmark = pytest.mark.slow
 PAGE_BUDGET = 30 * 1024  # bytes on the wire for the form page, everything included
 SCORES = [4, 3, 4, 2, 4, 3, 4, 4, 1]  # the answers the citizen gives, U1..U9
 RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -20,8 +20,6 @@ import pytest
 import requests
 from support.browser import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     accessibility_problems,
     require_browser,
 )
@@ -29,7 +27,7 @@ from support.browser import (
 require_browser()
 
 from axe_playwright_python.sync_playwright import Axe  # noqa: E402
-from playwright.sync_api import BrowserContext, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import BrowserContext, Page  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from support.factories import PASSWORD, desk, make_user  # noqa: E402
 from support.live_server import gunicorn  # noqa: E402
@@ -48,14 +46,6 @@ SHOTS = ARTIFACTS / "kiosk"
 FIRST_LOAD_BUDGET = 100 * 1024  # bytes transferred when a tablet first opens the kiosk
 TABLET = {"width": 800, "height": 1280}
 CITIZENS = 50
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

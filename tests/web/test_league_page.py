@@ -54,14 +54,6 @@ def report(runner, agency: str, period: str = PERIOD) -> dict:
     return next(r for r in json.loads(out.output)["results"] if r["desk"] is None)
 
 
-@pytest.fixture
-def admin(client, org):
-    build_mpp(org)
-    make_user(org, "admin@skm.go.id", "admin")
-    login(client, "admin@skm.go.id")
-    return client
-
-
 def the_league() -> league.League:
     return league.build(db.session, get_agency(db.session, MPP_CODE), parse_period(PERIOD))
 

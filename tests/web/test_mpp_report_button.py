@@ -25,14 +25,6 @@ def pdf_text(data: bytes, tmp_path) -> str:
     return " ".join(out.split())
 
 
-@pytest.fixture
-def admin(client, org):
-    build_mpp(org)
-    make_user(org, "admin@skm.go.id", "admin")
-    login(client, "admin@skm.go.id")
-    return client
-
-
 def test_the_mpp_dashboard_button_downloads_the_pdf(admin, tmp_path):
     page = admin.get(f"/dashboard/{MPP_CODE}?period={PERIOD}").get_data(as_text=True)
     href = f"{URL}?period={PERIOD}&amp;lang=id"
