@@ -155,6 +155,9 @@ def test_column_headings_sort_the_table(admin):
     assert order("bogus") == order("ikm")
     named = admin.get(f"{URL}?period={PERIOD}&sort=name").get_data(as_text=True)
     assert re.search(r'aria-sort="ascending"><a href="[^"]*sort=name', named)
+    # choosing another period keeps the sort (the forms carry it, the quick links too)
+    assert named.count('<input type="hidden" name="sort" value="name">') == 2
+    assert re.search(r'class="quick[^"]*">.*period=[^"&]*&amp;sort=name', named)
 
 
 @pytest.mark.parametrize("lang", ["id", "en"])
