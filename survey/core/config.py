@@ -62,6 +62,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SURVEY_SYNC_MAX_BATCH": 25,
         "SURVEY_SYNC_MAX_AGE_DAYS": 30,
         "SURVEY_SYNC_RATE_LIMIT": "120 per minute",
+        # An unfinished form on a kiosk goes back to its start screen after this.
+        "SURVEY_KIOSK_IDLE_SECONDS": 90,
         # Public infographic images and PDFs drawn per minute for one client address.
         "INFOGRAPHIC_RATE_LIMIT": "30 per minute",
         "LAPOR_URL": "https://www.lapor.go.id",
@@ -99,6 +101,7 @@ ENVIRONMENT: dict[str, Any] = {
     "SURVEY_SYNC_MAX_BATCH": int,
     "SURVEY_SYNC_MAX_AGE_DAYS": int,
     "SURVEY_SYNC_RATE_LIMIT": str,
+    "SURVEY_KIOSK_IDLE_SECONDS": int,
     "INFOGRAPHIC_RATE_LIMIT": str,
 }
 

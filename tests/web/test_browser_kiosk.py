@@ -60,6 +60,17 @@ def server(app, org, tmp_path):
 
 
 @pytest.fixture
+def impatient_server(app, org, tmp_path):
+    """A server whose kiosks give up on an unfinished form after 2 seconds."""
+    instance = tmp_path / "server"
+    instance.mkdir()
+    make_user(org, "staff@a.go.id", "desk_staff", ["KEC-A"])
+    with gunicorn(app.config["SQLALCHEMY_DATABASE_URI"], instance, workers=1,
+                  SURVEY_KIOSK_IDLE_SECONDS="2") as base:
+        yield base
+
+
+@pytest.fixture
 def tablet(chromium):
     context = chromium.new_context(viewport=TABLET, locale="id-ID")
     context.set_default_timeout(20_000)
@@ -336,3 +347,15 @@ def test_an_answer_from_a_period_closed_meanwhile_is_shown_to_staff_not_dropped(
     page.wait_for_function("() => document.querySelector('#kiosk-refused-box').hidden")
     assert kept_on_tablet(page) == []
     assert "Ditolak server" not in status(page)
+
+
+def test_an_unfinished_form_goes_back_to_the_start_for_the_next_citizen(
+        impatient_server, tablet):
+    page = enrol(tablet, impatient_server)
+    page.get_by_role("button", name="Mulai").click()
+    page.locator("#q-U1 .opts label").nth(3).click()
+    assert page.locator("#q-U1 input:checked").count() == 1
+    start_screen(page)  # nobody touched it for 2 seconds
+    page.get_by_role("button", name="Mulai").click()
+    assert page.locator("#survey input:checked").count() == 0  # nothing of the last one
+    assert kept_on_tablet(page) == []  # an unfinished form is not a response

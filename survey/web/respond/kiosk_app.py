@@ -28,7 +28,6 @@ STATIC = Path(__file__).resolve().parents[1] / "static"
 # What the service worker keeps for a day without a connection, besides the pages.
 ASSETS = ("app.css", "survey.js", "kiosk.js", "kiosk.css", "kiosk/icon-192.png",
           "kiosk/icon-512.png")
-IDLE_SECONDS = 90  # an unfinished form goes back to the start screen after this
 THANKS_SECONDS = 10  # the thank-you screen returns to the start screen after this
 
 
@@ -77,7 +76,7 @@ def kiosk_config(desk: Desk, *, locale: str) -> dict[str, object]:
         "pages": [url_for("respond.kiosk", slug=desk.slug, lang=code)
                   for code in (locale, other)],
         "batch": current_app.config["SURVEY_SYNC_MAX_BATCH"],
-        "idle": IDLE_SECONDS,
+        "idle": current_app.config["SURVEY_KIOSK_IDLE_SECONDS"],
         "thanks": THANKS_SECONDS,
         "strings": strings(),
     }
