@@ -174,23 +174,10 @@ def screen_desks(
             if rest is not None:
                 desk_est.append(result.desks[desk])
                 rest_est.append(rest)
-    if not desk_est:
-        return []
-    comps = welch(
-        np.array([d.ikm_converted - r.ikm_converted for d, r in zip(desk_est, rest_est,
-                                                                     strict=True)]),
-        np.array([d.se_converted for d in desk_est]),
-        np.array([d.df for d in desk_est]),
-        np.array([r.se_converted for r in rest_est]),
-        np.array([r.df for r in rest_est]),
-        confidence,
-    )
-    adjusted = _adjust(comps, method)
-    out = []
-    for d, r, comp, p_adj in zip(desk_est, rest_est, comps, adjusted, strict=True):
-        flagged = p_adj is not None and p_adj <= fdr
-        out.append(DeskScreen(r.agency, r.without_desk, d, r, comp, p_adj, flagged,
-                              ("above" if comp.diff > 0 else "below") if flagged else None))
+    pairs = list(zip(desk_est, rest_est, strict=True))
+    out = [DeskScreen(r.agency, r.without_desk, d, r, *verdict)
+           for (d, r), verdict in zip(pairs, _against_rest(pairs, confidence, fdr, method),
+                                       strict=True)]
     out.sort(key=lambda s: (s.p_adjusted is None, s.p_adjusted or 0.0, s.agency, s.desk))
     return out
 
@@ -234,6 +221,19 @@ def screen_members(
             member_of.append(i)
     rests = leave_members_out(parent, flat, keys, pops, std, weights, member_of, members)
     pairs = [(estimates[m], r) for m, r in zip(members, rests, strict=True) if r is not None]
+    out = [MemberScreen(parent, r.without_desk, e, r, *verdict)
+           for (e, r), verdict in zip(pairs, _against_rest(pairs, confidence, fdr, method),
+                                       strict=True)]
+    out.sort(key=lambda s: (s.p_adjusted is None, s.p_adjusted or 0.0, s.member))
+    return out
+
+
+def _against_rest(pairs: list[tuple[Estimate, RestEstimate]], confidence: float,
+                  fdr: float, method: str
+                  ) -> list[tuple[Comparison, float | None, bool, str | None]]:
+    """Each (unit, rest) pair compared (Welch), the p-values adjusted together: the
+    comparison, adjusted p-value, whether it is a discovery at `fdr`, and its direction.
+    One implementation for the desk screen and the member (agency) screen."""
     if not pairs:
         return []
     comps = welch(
@@ -244,13 +244,12 @@ def screen_members(
         np.array([r.df for _e, r in pairs]),
         confidence,
     )
-    out = []
-    for (e, r), comp, p_adj in zip(pairs, comps, _adjust(comps, method), strict=True):
+    verdicts = []
+    for comp, p_adj in zip(comps, _adjust(comps, method), strict=True):
         flagged = p_adj is not None and p_adj <= fdr
-        out.append(MemberScreen(parent, r.without_desk, e, r, comp, p_adj, flagged,
-                                ("above" if comp.diff > 0 else "below") if flagged else None))
-    out.sort(key=lambda s: (s.p_adjusted is None, s.p_adjusted or 0.0, s.member))
-    return out
+        verdicts.append((comp, p_adj, flagged,
+                         ("above" if comp.diff > 0 else "below") if flagged else None))
+    return verdicts
 
 
 def _adjust(comps: list[Comparison], method: str) -> list[float | None]:
