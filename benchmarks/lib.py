@@ -428,15 +428,18 @@ def _questionnaire(session) -> tuple[int, list[int]]:
     return questionnaire.id, element_ids
 
 
-def create_org(data: Data, prefix: str = "") -> Org:
+def create_org(data: Data, prefix: str = "", parent: str | None = None) -> Org:
     """Agencies, desks, two services per agency and monthly volumes, through
-    survey.core.org (as `flask agency/desk/service/volume` do; audited, actor None)."""
+    survey.core.org (as `flask agency/desk/service/volume` do; audited, actor None).
+    With ``parent``, an agency of that code groups them all (a Mal Pelayanan Publik)."""
     session = db.session
     desk_ids: list[int] = []
     service_ids: list[list[int]] = []
+    if parent is not None:
+        create_agency(session, parent, "Mal Pelayanan Publik (benchmark)", actor=None)
     for a in range(data.agencies):
         code = prefix + agency_code(a)
-        create_agency(session, code, f"Instansi {code}", actor=None)
+        create_agency(session, code, f"Instansi {code}", parent, actor=None)
         desks = [create_desk(session, code, desk_code(d), f"Loket {d + 1}", actor=None)
                  for d in range(data.desks)]
         desk_ids.extend(d.id for d in desks)
@@ -651,11 +654,12 @@ def cached(target: Target, params: dict[str, Any], rebuild: bool,
     return meta
 
 
-def build_main(data: Data) -> dict[str, Any]:
-    """A database of ``data``: schema, organisation, bulk load, rebuild_rollups."""
+def build_main(data: Data, parent: str | None = None) -> dict[str, Any]:
+    """A database of ``data``: schema, organisation (under ``parent`` when given), bulk
+    load, rebuild_rollups."""
     create_schema()
     t0 = time.perf_counter()
-    ids = create_org(data)
+    ids = create_org(data, parent=parent)
     t_org = time.perf_counter() - t0
     t0 = time.perf_counter()
     bulk_load(data, ids)

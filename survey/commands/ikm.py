@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from survey.commands.options import period_option, user_errors
+from survey.core.audit import record_event
 from survey.core.db import db, write_transaction
 from survey.core.errors import NotFound
 from survey.core.periods import Period
@@ -64,9 +65,11 @@ def report(agency_code: str, desk_code: str | None, period: Period, scope: str, 
 @ikm_cli.command("rebuild-rollups")
 @user_errors
 def rebuild_rollups() -> None:
-    """Recompute the per-desk rollups from the raw responses (a cache; safe to run)."""
+    """Recompute the per-desk rollups from the raw responses (a cache; safe to run). It is
+    audited: the figures every app process keeps for closed periods are recomputed."""
     with write_transaction(db.session):
         rows = raw.rebuild_rollups(db.session)
+        record_event(db.session, "rollups_rebuilt", None, details={"rows": rows})
     click.echo(f"Rebuilt rollups: {rows} rows written.")
 
 

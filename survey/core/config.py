@@ -66,6 +66,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SURVEY_KIOSK_IDLE_SECONDS": 90,
         # Public infographic images and PDFs drawn per minute for one client address.
         "INFOGRAPHIC_RATE_LIMIT": "30 per minute",
+        # Dashboard figures of sealed (closed) periods kept per process; 0 keeps none.
+        "SURVEY_FIGURES_CACHE_SIZE": 32,
         "LAPOR_URL": "https://www.lapor.go.id",
     }
 
@@ -103,6 +105,7 @@ ENVIRONMENT: dict[str, Any] = {
     "SURVEY_SYNC_RATE_LIMIT": str,
     "SURVEY_KIOSK_IDLE_SECONDS": int,
     "INFOGRAPHIC_RATE_LIMIT": str,
+    "SURVEY_FIGURES_CACHE_SIZE": int,
 }
 
 

@@ -221,13 +221,19 @@ def estimate_groups(
     standard: Standard | str = DEFAULT_STANDARD,
     weights: str = "exact",
     confidence: float = 0.95,
+    *,
+    desks: bool = True,
 ) -> dict[str, GroupResult]:
     """Estimate many agencies at once: ``groups[agency][desk]`` holds each desk's
     statistics and ``populations[agency][desk]`` its service population N (missing or
     ``None`` = unknown). An agency is stratified when every desk with respondents has a
-    population, otherwise pooled. Returns results keyed by agency, in sorted order."""
+    population, otherwise pooled. Returns results keyed by agency, in sorted order.
+
+    ``desks=False`` returns the agencies' estimates only (each GroupResult's ``desks`` and
+    ``desk_priors`` empty), for callers that show no desk: the same numbers, without
+    building an Estimate per desk, which is most of the time for agencies of many desks."""
     return _Batch(groups, populations or {}, _standard(standard), weights,
-                  confidence).run()
+                  confidence, desk_results=desks).run()
 
 
 def estimate_group(
@@ -578,6 +584,7 @@ class _Batch:
         weights: str,
         confidence: float,
         phi_override: tuple[float, tuple[float, ...]] | None = None,
+        desk_results: bool = True,
     ) -> None:
         if not 0 < confidence < 1:
             raise ValueError("confidence must lie strictly between 0 and 1")
@@ -591,6 +598,7 @@ class _Batch:
         self.groups = groups
         self.populations = populations
         self.phi_override = phi_override
+        self.desk_results = desk_results
         self.grades = _grades_ascending(std)
         self.bands_up = tuple(reversed(std.bands))
 
@@ -796,20 +804,23 @@ class _Batch:
             probs[eligible] = _grade_probs(conv[eligible], se_conv[eligible, 0],
                                            df[eligible].astype(np.float64), self.std)
 
-        # Result objects, from lists converted in bulk (construction dominates here).
+        # Result objects, from lists converted in bulk (construction dominates here);
+        # without desk results only the agencies' rows (S..R-1) become objects.
+        first = 0 if self.desk_results else S
         el_ci_t = [(lo_, hi_) if ok_ else None for lo_, hi_, ok_ in zip(
-            t_lo[:, 1:].ravel().tolist(), t_hi[:, 1:].ravel().tolist(),
-            t_ok[:, 1:].ravel().tolist(), strict=True)]
+            t_lo[first:, 1:].ravel().tolist(), t_hi[first:, 1:].ravel().tolist(),
+            t_ok[first:, 1:].ravel().tolist(), strict=True)]
         elements = list(map(
             partial(_fast_new, ElementEstimate, _ELEMENT_FIELDS),
             zip(
-                self.codes * R,
-                n_el.ravel().tolist(),
-                ratio.ravel().tolist(),
-                m_conv[:, 1:].ravel().tolist(),
-                se_all[:, 1:].ravel().tolist(),
-                se_conv[:, 1:].ravel().tolist(),
-                zip(lo[:, 1:].ravel().tolist(), hi[:, 1:].ravel().tolist(), strict=True),
+                self.codes * (R - first),
+                n_el[first:].ravel().tolist(),
+                ratio[first:].ravel().tolist(),
+                m_conv[first:, 1:].ravel().tolist(),
+                se_all[first:, 1:].ravel().tolist(),
+                se_conv[first:, 1:].ravel().tolist(),
+                zip(lo[first:, 1:].ravel().tolist(), hi[first:, 1:].ravel().tolist(),
+                    strict=True),
                 el_ci_t,
                 strict=True,
             ),
@@ -822,13 +833,13 @@ class _Batch:
             t_hi=t_hi[:, 0].tolist(), t_ok=t_ok[:, 0].tolist(), band=band_l,
             graded=graded.tolist(), eligible=eligible.tolist(), probs=probs.tolist(),
             census=census.tolist(), group=group_r.tolist(), strata=h_res.tolist(),
-            elements=elements), priors[:, 0].tolist() + phi[plan_group].tolist())
+            elements=elements), priors[:, 0].tolist() + phi[plan_group].tolist(), first)
 
         desks: list[dict[str, Estimate]] = [{} for _ in range(n_groups)]
         agency_est: list[Estimate | None] = [None] * n_groups
         answered_l = answered.tolist()
-        for i in range(R):
-            est = estimates[i]
+        for i in range(first, R):
+            est = estimates[i - first]
             g = int(group_r[i])
             desk = self.desk_of[i] if i < S else None
             if est is None:
@@ -841,14 +852,16 @@ class _Batch:
         phi_el_list = phi_el.tolist()
         desk_priors: list[dict[str, tuple[float, tuple[float, ...]]]] = [
             {} for _ in range(n_groups)]
-        for s, row in enumerate(priors.tolist()):
+        for s, row in enumerate(priors.tolist() if self.desk_results else ()):
             desk_priors[int(self.group_of[s])][self.desk_of[s]] = (row[0], tuple(row[1:]))
         return {agency: self._group(gi, agency_est[gi], desks[gi], phi_list[gi],
                                     tuple(phi_el_list[gi]), desk_priors[gi])
                 for gi, agency in enumerate(self.agencies)}
 
-    def _build(self, cols: _Columns, phi: list[float]) -> list[Estimate | None]:
-        """One Estimate per result (None where not estimable); ``phi`` is each result's
+    def _build(self, cols: _Columns, phi: list[float], first: int = 0
+               ) -> list[Estimate | None]:
+        """One Estimate per result from ``first`` on (None where not estimable), its
+        elements at ``cols.elements[(i - first) * J:]``; ``phi`` is each result's
         phi_pool: a desk's prior (its agency's other desks), an agency's own pool."""
         std, J, grades, bands_up = self.std, self.J, self.grades, self.bands_up
         S = len(self.strata)
@@ -860,7 +873,7 @@ class _Batch:
                                                  cols.probs, cols.census)
         group, strata, elements = cols.group, cols.strata, cols.elements
         out: list[Estimate | None] = []
-        for i in range(len(ok)):
+        for i in range(first, len(ok)):
             if not ok[i]:
                 out.append(None)
                 continue
@@ -893,7 +906,8 @@ class _Batch:
                 (t_lo[i], t_hi[i]) if t_ok[i] else None,
                 b.grade if b else None, b.label_id if b else None, b.label_en if b else None,
                 p, confident, required, n[i] >= required if required is not None else None,
-                tuple(elements[i * J:(i + 1) * J]), strata[i], single, errors,
+                tuple(elements[(i - first) * J:(i - first + 1) * J]), strata[i], single,
+                errors,
                 phi[i], std.code, self.mode, self.confidence)))
         return out
 

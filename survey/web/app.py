@@ -26,6 +26,7 @@ from survey.core.config import (
     public_base_url,
 )
 from survey.core.db import configure_engine, db
+from survey.core.results import cache as figures_cache
 from survey.web import (
     access,
     compression,
@@ -112,6 +113,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     _init_extensions(app)
+    # A new application may sit on another database: nothing computed before is kept.
+    figures_cache.FIGURES.clear()
+    figures_cache.FIGURES.resize(app.config["SURVEY_FIGURES_CACHE_SIZE"])
     _register_blueprints(app)
     _register_error_pages(app)
     app.after_request(security.headers)

@@ -154,6 +154,7 @@ ACTION_LABELS = {
     "responses_imported": _l("Responses imported"),
     "paper_entered": _l("Paper questionnaires entered"),
     "follow_up_saved": _l("Follow-up plan saved"),
+    "rollups_rebuilt": _l("Rollups rebuilt from the responses"),
     "review_release": _l("Flagged response released"),
     "review_keep": _l("Flagged response kept out"),
     "comment_publish": _l("Comment published"),

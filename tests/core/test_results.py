@@ -229,3 +229,61 @@ def test_parent_agency_aggregates_its_childrens_desks(app, org, runner):
     assert rows[None]["n"] == sum(r["n"] for d, r in rows.items() if d)
     assert rows[None]["method"] == "pooled"  # KEC-A/L2 and KEC-B/L1 have no population
     assert rows["KEC-B/L1"]["n"] == 12 and rows["KEC-B/L1"]["ikm_converted"] == pytest.approx(100)
+
+
+def test_mpp_dashboard_figures_equal_flask_ikm_report_and_compute_groups(app, org, runner):
+    """The MPP page reads each period once and estimates its tenants from that read, and
+    builds no desk results for the variants, the trend and the tenants: its numbers stay
+    those of `flask ikm report` (the MPP, its desks, each tenant) and of compute_groups
+    (verified, all responses, every trend point, the year before)."""
+    from survey.core.models import Agency
+    from survey.core.org.agencies import get_agency
+    from survey.core.results import dashboard
+
+    org.create_agency(db.session, "MPP", "Mal Pelayanan Publik")
+    kec = db.session.scalar(select(Agency).where(Agency.code == "KEC-A"))
+    kec.parent = db.session.scalar(select(Agency).where(Agency.code == "MPP"))
+    org.create_agency(db.session, "KEC-B", "Kecamatan B", parent_code="MPP")
+    b1 = org.create_desk(db.session, "KEC-B", "L1", "Loket B1")
+    org.set_volume(db.session, b1, "month", date(2024, 5, 1), 400)
+    db.session.commit()
+    seed_responses(org, per_desk=(90, 40), start=date(2023, 4, 1), days=430)
+    record_responses(db.session, [NewResponse(
+        desk_id=b1.id, answers={f"U{i}": 3 + (i + k) % 2 for i in range(1, 10)},
+        submitted_at=datetime(2024, 5, 10, 3, tzinfo=UTC), channel="qr") for k in range(12)])
+    db.session.commit()
+
+    def report(code: str, key: str) -> dict:
+        out = runner.invoke(args=["ikm", "report", "--agency", code, "--period", key,
+                                  "--format", "json"])
+        assert out.exit_code == 0, out.output
+        return {r["desk"]: r for r in json.loads(out.output)["results"]}
+
+    mpp = get_agency(db.session, "MPP")
+    for key in ("2024-05", "2024-Q2", "2024"):
+        period = parse_period(key)
+        board = dashboard.build(db.session, mpp, period)
+        rows = report("MPP", key)
+        assert board.estimate.n == rows[None]["n"] > 0
+        assert board.estimate.ikm_converted == rows[None]["ikm_converted"]
+        assert list(board.estimate.ci) == rows[None]["ci"]
+        shown = {r.key: r.estimate for r in board.desks if r.estimate is not None}
+        assert shown.keys() == {k for k in rows if k}
+        for desk_key, est in shown.items():
+            assert est.ikm_converted == rows[desk_key]["ikm_converted"]
+            assert list(est.ci) == rows[desk_key]["ci"]
+        assert [c.code for c, _ in board.children] == ["KEC-A", "KEC-B"]
+        for child, est in board.children:
+            own = report(child.code, key)[None]
+            assert (est.n, est.ikm_converted, list(est.ci)) == (own["n"], own["ikm_converted"],
+                                                               own["ci"])
+        scope = board.scope
+        for variant, shown_est in (("verified", board.verified), ("all", board.everything)):
+            want = queries.compute_groups(db.session, [scope], period, variant)["MPP"].estimate
+            assert shown_est == want
+        for point in board.trend:
+            want = queries.compute_groups(db.session, [scope], point.period)["MPP"].estimate
+            assert point.estimate == want
+        earlier = queries.compute_groups(db.session, [scope], period.year_earlier())["MPP"]
+        assert board.year is not None and board.year.estimate == earlier.estimate
+        assert board.year.estimate is not None

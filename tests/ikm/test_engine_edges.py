@@ -150,3 +150,24 @@ def test_json_rows_have_the_golden_shape(h) -> None:
                                               "se_converted", "ci"}
     assert doc["standard"] == "permenpan-14-2017" and doc["weights"] == "exact"
     json.dumps(doc, allow_nan=False)
+
+
+def test_agency_estimates_without_desk_results_are_the_same_numbers(h) -> None:
+    """desks=False (the dashboard's variants, trend and child agencies) builds no desk
+    Estimate, and each agency's estimate equals the full run's, field by field."""
+    rng = np.random.default_rng(17)
+    groups = {
+        "A": {f"L{i}": h.stats(h.random_scores(rng, 5 + 7 * i)) for i in range(6)},
+        "B": {"solo": h.stats(h.random_scores(rng, 1)), "L1": h.stats(h.random_scores(rng, 40))},
+        "C": {"L1": h.stats(h.random_scores(rng, 12))},
+    }
+    groups["A"]["blank"] = h.stats(np.zeros((0, 9), dtype=np.int8))
+    pops = {"A": {f"L{i}": 200 + i for i in range(6)}, "B": {"solo": 5, "L1": 300}, "C": {}}
+    full = estimate_groups(groups, pops)
+    lean = estimate_groups(groups, pops, desks=False)
+    assert lean.keys() == full.keys()
+    for agency, result in full.items():
+        assert result.desks and lean[agency].desks == {}
+        assert lean[agency].estimate == result.estimate
+        assert lean[agency].method == result.method
+        assert lean[agency].phi_pool == result.phi_pool

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from survey.core.models import Agency, CountRollup, Desk, FollowUp, Service
 from survey.core.periods import Period, PeriodError, current_period
 from survey.core.profile import PROFILE
-from survey.core.results import queries
+from survey.core.results import cache, queries
 from survey.core.review import pending_count, published_comments
 from survey.core.rollups import period_filter
 from survey.ikm.compare import Comparison, DeskScreen, compare, screen_desks
@@ -65,20 +65,30 @@ class YearChange:
 
 def year_change(session: Session, scope: queries.AgencyScope, period: Period,
                 current: Estimate | None,
-                known: Sequence[tuple[Period, Estimate | None]] = ()
-                ) -> YearChange | None:
+                known: Sequence[tuple[Period, Estimate | None]] = (),
+                stamp: tuple | None = None) -> YearChange | None:
     """The agency's change against the same period a year earlier, its estimate taken
-    from `known` (e.g. the trend) when it is there, else computed as every period's is;
-    None when there is no period a year before."""
+    from `known` (e.g. the trend) when it is there, else computed as every period's is
+    (kept when sealed, see `agency_estimate`); None when there is no period a year
+    before."""
     try:
         earlier = period.year_earlier()
     except PeriodError:
         return None
     found = [e for p, e in known if p == earlier]
-    estimate = found[0] if found else _estimate(
-        queries.compute_groups(session, [scope], earlier).get(scope.agency.code))
+    estimate = found[0] if found else agency_estimate(session, scope, earlier, stamp)
     change = compare(current, estimate) if current is not None and estimate is not None else None
     return YearChange(earlier, estimate, change)
+
+
+def agency_estimate(session: Session, scope: queries.AgencyScope, period: Period,
+                    stamp: tuple | None = None) -> Estimate | None:
+    """The agency's own index in a period (no desk results), kept when the period is
+    sealed under the `cache.fingerprint` ``stamp``."""
+    return cache.FIGURES.get_or_compute(
+        cache.key(stamp, "estimate", scope.agency.id, period=period),
+        lambda: _estimate(queries.compute_groups(session, [scope], period, desks=False)
+                          .get(scope.agency.code)))
 
 
 @dataclass
@@ -132,54 +142,104 @@ def _estimate(result: GroupResult | None) -> Estimate | None:
     return result.estimate if result is not None else None
 
 
+@dataclass(frozen=True)
+class _Figures:
+    """What the page computes from the rollups and the volumes: a value with no ORM
+    object, so a sealed period's can be kept (survey.core.results.cache)."""
+
+    result: GroupResult
+    verified: GroupResult | None
+    everything: GroupResult | None
+    n_flagged: int
+    desks: list[DeskRow]
+    services: list[ServiceRow]
+    arrivals: dict[tuple[int, int], tuple[int, float | None]]
+    profile: dict[str, list[tuple[str, int]]]
+    channels: dict[str, int]
+    pending: tuple[int, int]
+    children: dict[str, Estimate | None]
+
+
 def build(session: Session, agency: Agency, period: Period) -> Dashboard:
-    scope = queries.agency_scope(session, agency)
-    standard = scope.questionnaire.standard
-    inputs = queries.group_inputs(session, [scope], period, "clean")
-    stats = inputs.statistics[standard]
-    pops = inputs.populations[standard]
-    result = estimate_groups(stats, pops, standard)[agency.code]
-    estimate = result.estimate
-    screens = {s.desk: s for s in screen_desks(stats, pops, standard, results={
-        agency.code: result})}
-
-    desk_ids = [d.id for d in scope.desks]
-    flagged = queries.desk_statistics(session, desk_ids, period.start, period.end, "flagged")
-    others = {"verified": queries.compute_groups(session, [scope], period, "verified")
-              .get(agency.code),
-              "all": estimate_groups(_with_flagged(scope, stats[agency.code], flagged), pops,
-                                     standard)[agency.code]}
-    pending_flags, pending_comments = _pending_counts(session, desk_ids, period)
-    trend = _trend(session, scope, period, estimate)
-
+    """The page: who and what it covers read live, its figures computed (or, for a sealed
+    period, taken from the cache when nothing they depend on has changed since)."""
+    children = list(session.scalars(select(Agency).where(Agency.parent_id == agency.id)
+                                    .order_by(Agency.code)))
+    scope, *child_scopes = queries.agency_scopes(session, [agency, *children])
+    stamp = cache.fingerprint(session)
+    figures = cache.FIGURES.get_or_compute(
+        cache.key(stamp, "dashboard", agency.id, period=period),
+        lambda: _figures(session, scope, child_scopes, period))
+    estimate = figures.result.estimate
+    verified = _estimate(figures.verified)
+    trend = _trend(session, scope, period, estimate, stamp)
     return Dashboard(
         agency=agency,
         period=period,
         scope=scope,
-        result=result,
+        result=figures.result,
         estimate=estimate,
-        verified=_estimate(others["verified"]),
-        everything=_estimate(others["all"]),
+        verified=verified,
+        everything=_estimate(figures.everything),
         n_clean=estimate.n if estimate else 0,
-        n_flagged=sum(s.n for s in flagged.values()),
-        n_verified=(others["verified"].estimate.n
-                    if others["verified"] and others["verified"].estimate else 0),
+        n_flagged=figures.n_flagged,
+        n_verified=verified.n if verified else 0,
         weakest=estimate.lowest_elements(3) if estimate else (),
-        desks=_desk_rows(scope, result, screens),
-        services=_service_rows(session, scope, period, standard),
+        desks=figures.desks,
+        services=figures.services,
         trend=trend,
-        arrivals=_arrivals(session, desk_ids, period),
-        profile=profile_counts(session, desk_ids, period),
-        channels=_counts(session, desk_ids, period, "channel"),
+        arrivals=figures.arrivals,
+        profile=figures.profile,
+        channels=figures.channels,
         follow_ups=list(session.scalars(
             select(FollowUp).where(FollowUp.agency_id == agency.id,
                                    FollowUp.period == period.key)
             .order_by(FollowUp.element_code, FollowUp.id))),
-        pending_flags=pending_flags,
-        pending_comments=pending_comments,
-        children=_children(session, agency, period),
+        pending_flags=figures.pending[0],
+        pending_comments=figures.pending[1],
+        children=[(c, figures.children.get(c.code)) for c in children],
         year=year_change(session, scope, period, estimate,
-                         [(t.period, t.estimate) for t in trend]),
+                         [(t.period, t.estimate) for t in trend], stamp),
+    )
+
+
+def _figures(session: Session, scope: queries.AgencyScope,
+             child_scopes: list[queries.AgencyScope], period: Period) -> _Figures:
+    """Each kind of statistics is read once for the period and shared: the agencies below
+    this one (an MPP's tenants) are estimated from the same read as the agency; the
+    variants and the children need no desk results. Nothing outside the period: the
+    trend's earlier periods are kept (or not) each on their own seal."""
+    code = scope.agency.code
+    standard = scope.questionnaire.standard
+    desk_ids = [d.id for d in scope.desks]
+    read_ids = queries.scope_desk_ids([scope, *child_scopes])
+    clean = queries.desk_statistics(session, read_ids, period.start, period.end, "clean")
+    desk_pops = queries.populations(session, read_ids, period.start, period.end)
+    inputs = queries.arrange([scope], clean, desk_pops)
+    stats = inputs.statistics[standard]
+    pops = inputs.populations[standard]
+    result = estimate_groups(stats, pops, standard)[code]
+    screens = {s.desk: s for s in screen_desks(stats, pops, standard,
+                                               results={code: result})}
+    flagged = queries.desk_statistics(session, desk_ids, period.start, period.end, "flagged")
+    verified = queries.arrange([scope], queries.desk_statistics(
+        session, desk_ids, period.start, period.end, "verified"), desk_pops)
+    children = (queries.run_engine(queries.arrange(child_scopes, clean, desk_pops),
+                                   desks=False) if child_scopes else {})
+    return _Figures(
+        result=result,
+        verified=queries.run_engine(verified, desks=False).get(code),
+        everything=estimate_groups(_with_flagged(scope, stats[code], flagged), pops,
+                                   standard, desks=False)[code],
+        n_flagged=sum(s.n for s in flagged.values()),
+        desks=_desk_rows(scope, result, screens),
+        services=_service_rows(session, scope, period, standard),
+        arrivals=_arrivals(session, desk_ids, period),
+        profile=profile_counts(session, desk_ids, period),
+        channels=_counts(session, desk_ids, period, "channel"),
+        pending=_pending_counts(session, desk_ids, period),
+        children={s.agency.code: _estimate(children.get(s.agency.code))
+                  for s in child_scopes},
     )
 
 
@@ -222,7 +282,7 @@ def _service_rows(session: Session, scope: queries.AgencyScope, period: Period,
             groups[str(service_id)][desk_keys[desk_id]] = s
     if not groups:
         return []
-    results = estimate_groups(groups, {}, standard)
+    results = estimate_groups(groups, {}, standard, desks=False)
     services = {str(s.id): s for s in session.scalars(
         select(Service).where(Service.id.in_([int(k) for k in groups])))}
     rows = [ServiceRow(services[k].code, services[k].name_id, results[k].estimate, None)
@@ -234,13 +294,12 @@ def _service_rows(session: Session, scope: queries.AgencyScope, period: Period,
 
 
 def _trend(session: Session, scope: queries.AgencyScope, period: Period,
-           current: Estimate | None) -> list[TrendPoint]:
+           current: Estimate | None, stamp: tuple | None = None) -> list[TrendPoint]:
     """The last TREND_PERIODS periods up to `period`, whose estimate (`current`) the
     caller has already computed."""
     points: list[TrendPoint] = []
     for p in trend_periods(period):
-        est = current if p == period else _estimate(
-            queries.compute_groups(session, [scope], p).get(scope.agency.code))
+        est = current if p == period else agency_estimate(session, scope, p, stamp)
         before = points[-1].estimate if points else None
         change = compare(est, before) if est is not None and before is not None else None
         points.append(TrendPoint(p, est, change))
@@ -293,16 +352,12 @@ def profile_counts(session: Session, desk_ids: list[int], period: Period
     return profile
 
 
-def _children(session: Session, agency: Agency, period: Period
-              ) -> list[tuple[Agency, Estimate | None]]:
-    """The agencies directly below this one (an MPP's tenants) with their own index."""
-    children = list(session.scalars(select(Agency).where(Agency.parent_id == agency.id)
-                                    .order_by(Agency.code)))
-    if not children:
-        return []
-    scopes = queries.agency_scopes(session, children)
-    results = queries.compute_groups(session, scopes, period)
-    return [(c, _estimate(results.get(c.code))) for c in children]
+def _desk_estimate(session: Session, scope: queries.AgencyScope, ref: queries.DeskRef,
+                   period: Period) -> Estimate | None:
+    """One desk's estimate in a period, within its agency (its interval shrinks towards
+    the agency's other desks, as on the agency page)."""
+    result = queries.compute_groups(session, [scope], period).get(scope.agency.code)
+    return result.desks.get(ref.key) if result else None
 
 
 def default_period(today: date) -> Period:
@@ -347,10 +402,12 @@ def build_desk(session: Session, agency: Agency, desk_id: int, period: Period
     ref = next((d for d in scope.desks if d.id == desk_id), None)
     if ref is None:
         return None
+    stamp = cache.fingerprint(session)
     points = []
     for p in trend_periods(period):
-        result = queries.compute_groups(session, [scope], p).get(agency.code)
-        points.append((p, result.desks.get(ref.key) if result else None))
+        points.append((p, cache.FIGURES.get_or_compute(
+            cache.key(stamp, "desk", agency.id, desk_id, period=p),
+            lambda p=p: _desk_estimate(session, scope, ref, p))))
     return DeskBoard(ref, session.get(Desk, desk_id), scope, points[-1][1],
                      _from_first_data(points),
                      published_comments(session, [desk_id], period.start, period.end))

@@ -15,8 +15,8 @@ from survey.core.errors import ValidationError
 from survey.core.models import Agency, FollowUp, Publication, ReportingPeriod
 from survey.core.org.periods import closed_periods
 from survey.core.periods import Period, parse_period
-from survey.core.results import followups, queries
-from survey.core.results.dashboard import YearChange, year_change
+from survey.core.results import cache, followups, queries
+from survey.core.results.dashboard import YearChange, agency_estimate, year_change
 from survey.core.review import published_comments
 from survey.ikm.engine import Estimate
 
@@ -136,12 +136,15 @@ def public_results(session: Session, agency: Agency, locale: str,
     names = {e.code: e.name(locale) for e in scope.questionnaire.elements}
     if period is None:
         return PublicResults(agency, None, None, names, [], [])
-    result = queries.compute_groups(session, [scope], period).get(agency.code)
-    estimate = result.estimate if result else None
+    # A closed period's figures are kept (survey.core.results.cache): the page and the
+    # badge are public and read far more often than the figures change.
+    stamp = cache.fingerprint(session)
+    estimate = agency_estimate(session, scope, period, stamp)
+    year = year_change(session, scope, period, estimate, stamp=stamp)
     revised_at, earlier = history(session, agency, period)
     return PublicResults(
         agency, period, estimate, names,
         followups.for_period(session, agency, period),
         published_comments(session, [d.id for d in scope.desks], period.start, period.end),
-        revised_at, earlier, year_change(session, scope, period, estimate),
+        revised_at, earlier, year,
     )

@@ -161,25 +161,32 @@ def populations(
             monthly[(desk_id, day)] = count
         else:
             daily[desk_id].append((day, count))
+    # The months of the period, once: (month, first day in range, last, whole month?).
+    spans = []
+    month = start.replace(day=1)
+    while month <= end:
+        first, last = max(month, start), min(month_end(month), end)
+        spans.append((month, first, last, first == month and last == month_end(month)))
+        month = add_months(month, 1)
     out: dict[int, int | None] = {}
     for desk_id in desk_ids:
+        days = daily.get(desk_id, ())
         total: int | None = 0
-        month = start.replace(day=1)
-        while month <= end and total is not None:
-            first, last = max(month, start), min(month_end(month), end)
-            whole = first == month and last == month_end(month)
-            in_range = [c for d, c in daily[desk_id] if first <= d <= last]
-            in_month = [c for d, c in daily[desk_id] if month <= d <= month_end(month)]
-            if whole and (desk_id, month) in monthly:
-                total += monthly[(desk_id, month)]
-            elif in_range or (whole and in_month):
+        for month, first, last, whole in spans:
+            figure = monthly.get((desk_id, month))
+            if whole and figure is not None:
+                total += figure
+                continue
+            in_range = [c for d, c in days if first <= d <= last]
+            in_month = [c for d, c in days if month <= d <= month_end(month)]
+            if in_range or (whole and in_month):
                 total += sum(in_range)
-            elif (desk_id, month) in monthly:
-                share = monthly[(desk_id, month)] * ((last - first).days + 1)
+            elif figure is not None:
+                share = figure * ((last - first).days + 1)
                 total += int(display_decimal(share / month_end(month).day, 0))
             else:
                 total = None
-            month = add_months(month, 1)
+                break
         out[desk_id] = total
     return out
 
@@ -239,10 +246,23 @@ def group_inputs(
 ) -> GroupInputs:
     """One database round trip for the statistics and one for the populations of all the
     agencies' desks."""
-    desk_ids = sorted({d.id for s in scopes for d in s.desks})
+    desk_ids = scope_desk_ids(scopes)
     reader = desk_statistics if use_rollups else raw.raw_desk_statistics
     stats = reader(session, desk_ids, period.start, period.end, scope)
     pops = populations(session, desk_ids, period.start, period.end)
+    return arrange(scopes, stats, pops)
+
+
+def scope_desk_ids(scopes: Sequence[AgencyScope]) -> list[int]:
+    """Every desk the agencies' figures cover, once, sorted."""
+    return sorted({d.id for s in scopes for d in s.desks})
+
+
+def arrange(scopes: Sequence[AgencyScope], stats: dict[tuple[int, int], StratumStats],
+            pops: dict[int, int | None]) -> GroupInputs:
+    """The engine's inputs for these agencies from statistics and populations read per
+    desk (by `desk_statistics` and `populations` over at least their desks): a page that
+    shows an agency and the agencies below it reads each period once."""
     inputs = GroupInputs(defaultdict(dict), defaultdict(dict))
     for s in scopes:
         standard = s.questionnaire.standard
@@ -266,15 +286,23 @@ def _check_settings(weights: str, confidence: float) -> None:
 def compute_groups(
     session: Session, scopes: Sequence[AgencyScope], period: Period, scope: str = "clean",
     weights: str = "exact", confidence: float = 0.95, use_rollups: bool = True,
+    *, desks: bool = True,
 ) -> dict[str, GroupResult]:
     """Results for many agencies: one read per kind of data and one engine batch per
-    questionnaire standard; keyed by agency code."""
+    questionnaire standard; keyed by agency code. ``desks=False``: the agencies' own
+    estimates only (see `estimate_groups`)."""
     _check_settings(weights, confidence)
-    inputs = group_inputs(session, scopes, period, scope, use_rollups)
+    return run_engine(group_inputs(session, scopes, period, scope, use_rollups), weights,
+                      confidence, desks=desks)
+
+
+def run_engine(inputs: GroupInputs, weights: str = "exact", confidence: float = 0.95, *,
+               desks: bool = True) -> dict[str, GroupResult]:
+    """The engine over arranged inputs: one batch per questionnaire standard."""
     results: dict[str, GroupResult] = {}
     for standard, groups in inputs.statistics.items():
         results.update(estimate_groups(groups, inputs.populations[standard], standard,
-                                       weights, confidence))
+                                       weights, confidence, desks=desks))
     return results
 
 
