@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -172,7 +173,14 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
         lambda: _figures(session, scope, child_scopes, period))
     estimate = figures.result.estimate
     verified = _estimate(figures.verified)
-    trend = _trend(session, scope, period, estimate, stamp)
+    # Periods that end before the first month with any response are empty: not computed.
+    first = queries.first_month(session, [d.id for d in scope.desks])
+    trend = _trend(session, scope, period, estimate, stamp, first)
+    known = [(t.period, t.estimate) for t in trend]
+    with suppress(PeriodError):
+        earlier = period.year_earlier()
+        if first is None or earlier.end < first:
+            known.append((earlier, None))
     return Dashboard(
         agency=agency,
         period=period,
@@ -198,8 +206,7 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
         pending_flags=figures.pending[0],
         pending_comments=figures.pending[1],
         children=[(c, figures.children.get(c.code)) for c in children],
-        year=year_change(session, scope, period, estimate,
-                         [(t.period, t.estimate) for t in trend], stamp),
+        year=year_change(session, scope, period, estimate, known, stamp),
     )
 
 
@@ -294,12 +301,19 @@ def _service_rows(session: Session, scope: queries.AgencyScope, period: Period,
 
 
 def _trend(session: Session, scope: queries.AgencyScope, period: Period,
-           current: Estimate | None, stamp: tuple | None = None) -> list[TrendPoint]:
+           current: Estimate | None, stamp: tuple | None = None,
+           first: date | None = None) -> list[TrendPoint]:
     """The last TREND_PERIODS periods up to `period`, whose estimate (`current`) the
-    caller has already computed."""
+    caller has already computed; those ending before `first` (the first month with any
+    response; None: there is none) have none."""
     points: list[TrendPoint] = []
     for p in trend_periods(period):
-        est = current if p == period else agency_estimate(session, scope, p, stamp)
+        if p == period:
+            est = current
+        elif first is None or p.end < first:
+            est = None
+        else:
+            est = agency_estimate(session, scope, p, stamp)
         before = points[-1].estimate if points else None
         change = compare(est, before) if est is not None and before is not None else None
         points.append(TrendPoint(p, est, change))
