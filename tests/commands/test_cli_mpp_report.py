@@ -58,6 +58,19 @@ def children(runner) -> list[tuple[str, str]]:
         return [(a.code, a.name) for a in mpp.children]
 
 
+def league_screens(runner) -> dict[str, str | None]:
+    """Each agency's verdict against the MPP's other agencies on the league page."""
+    from survey.core.db import db
+    from survey.core.org.agencies import get_agency
+    from survey.core.periods import parse_period
+    from survey.core.results import league
+
+    with runner.app.app_context():
+        board = league.build(db.session, get_agency(db.session, MPP), parse_period(PERIOD))
+        return {r.code: (r.screen.direction if r.screen.flagged else None)
+                for r in board.rows if r.screen is not None}
+
+
 @pytest.fixture
 def demo(runner):
     ok(runner, "demo", "--end-month", "2024-06")
@@ -88,6 +101,14 @@ def test_report_numbers_equal_flask_ikm_report(demo, tmp_path):
     for title in ("Kepuasan tertinggi", "Partisipasi paling aktif", "Peningkatan terbesar",
                   "Rapat Koordinasi", "Semester I 2024", "Semester I 2023"):
         assert title in text, title
+    # each agency against the others (Benjamini-Hochberg), as the league page says
+    words = {"above": "▲ lebih tinggi secara signifikan",
+             "below": "▼ lebih rendah secara signifikan", None: "tidak dapat dibedakan"}
+    screens = league_screens(demo)
+    assert len(screens) == 12
+    table = text.split("2. Liga instansi", 1)[1].split("Kepuasan tertinggi", 1)[0]
+    for direction, phrase in words.items():
+        assert table.count(phrase) == sum(d == direction for d in screens.values()), phrase
     # the MPP against a year earlier, in words
     earlier = ikm_report(demo, MPP, "2023-S1")
     assert fmt(earlier["ikm_converted"]) in text

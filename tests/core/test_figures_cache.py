@@ -211,3 +211,22 @@ def test_the_desk_page_keeps_each_sealed_period_within_its_own_agency(org):
     # each page shows the desk within its own agency, never the other page's kept one
     assert (pages["KEC-A"].agency, pages["KEC-A"].desk) == ("KEC-A", "L1")
     assert (pages["MPP"].agency, pages["MPP"].desk) == ("MPP", "KEC-A/L1")
+
+
+def test_a_period_reaching_before_the_first_response_is_kept_until_one_arrives_there(org):
+    """Only the part of a period from the first month with any response must be sealed:
+    15 April to 31 May is kept while nothing precedes May; a late paper response of 20
+    April (an open day) moves that month and is counted at once."""
+    fill(org)
+    close("2024-05")
+    key = "2024-04-15..2024-05-31"
+    first = board(key)
+    hits = cache.FIGURES.hits
+    assert board(key).estimate == first.estimate and cache.FIGURES.hits == hits + 1
+    record_responses(db.session, [NewResponse(
+        desk_id=desk("L2").id, answers={f"U{i}": 2 for i in range(1, 10)},
+        submitted_at=datetime(2024, 4, 20, 3, tzinfo=UTC), channel="paper")])
+    db.session.commit()
+    after = board(key)
+    assert after.estimate.n == first.estimate.n + 1
+    assert shown(after) == shown(fresh(key))

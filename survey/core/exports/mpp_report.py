@@ -195,6 +195,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "league_intro": "Peringkat ditampilkan sebagai rentang: instansi yang intervalnya "
                         "saling tumpang tindih berbagi peringkat (lihat bagian metode).",
         "rank": "Peringkat",
+        "against": "Dibanding instansi lain",
+        "above": "▲ lebih tinggi secara signifikan",
+        "below": "▼ lebih rendah secara signifikan",
+        "level": "tidak dapat dibedakan",
         "agency": "Instansi",
         "ikm": "IKM",
         "rate_volume": "n / warga dilayani",
@@ -269,6 +273,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "league_intro": "Ranks are shown as bands: agencies whose intervals overlap share "
                         "ranks (see the method section).",
         "rank": "Rank",
+        "against": "Against the other agencies",
+        "above": "▲ significantly higher",
+        "below": "▼ significantly lower",
+        "level": "not distinguishable",
         "agency": "Agency",
         "ikm": "IKM",
         "rate_volume": "n / citizens served",
@@ -429,6 +437,14 @@ def context(report: MeetingReport, lang: str, generated_at: datetime) -> dict[st
     def change(c: Comparison) -> str:
         return league_mod.change_in_words(c, lang, lambda v: num(v))
 
+    def against(row: league_mod.LeagueRow) -> str:
+        """The agency against the MPP's other agencies (Benjamini-Hochberg at 0.05)."""
+        if row.screen is None:
+            return "—"
+        if not row.screen.flagged:
+            return t["level"]
+        return t["above"] if row.screen.direction == "above" else t["below"]
+
     def grade_of(e: Estimate) -> str:
         if not e.grade:
             return t["no_grade"]
@@ -451,6 +467,7 @@ def context(report: MeetingReport, lang: str, generated_at: datetime) -> dict[st
         "period_label": report.period.label(lang),
         "earlier_label": board.earlier_period.label(lang) if board.earlier_period else None,
         "num": num, "pct": pct, "change": change, "grade_of": grade_of, "colour": colour,
+        "against": against,
         "element_of": element_of, "channels": CHANNELS,
         "heat_intro": t["heat_intro"].format(bands=bands),
         "method": [p.replace("{k}", str(len(std.elements))) for p in METHOD[lang]],

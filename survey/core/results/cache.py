@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -125,10 +125,21 @@ def fingerprint(session: Session) -> tuple | None:
     return database, closed, last_change, last_decision
 
 
-def key(stamp: tuple | None, kind: str, *parts: Hashable, period: Period) -> tuple | None:
+def key(stamp: tuple | None, kind: str, *parts: Hashable, period: Period,
+        since: date | None = None) -> tuple | None:
     """The cache key of figures of ``period`` (and of nothing outside it) under the
     `fingerprint` ``stamp``, or None when the period is not sealed: its figures may change
-    with the next response."""
-    if stamp is None or not is_sealed(period, stamp[1]):
+    with the next response. ``since``: the first month with any response of the figures'
+    desks (read on the same request); the days before it hold nothing, so only the rest
+    must be sealed, and the key names it: a late response before it moves it."""
+    if stamp is None:
         return None
-    return (kind, *parts, period.key, stamp)
+    covered = period
+    if since is not None and since > period.start:
+        if since > period.end:
+            return None
+        covered = Period(since, period.end, f"{since.isoformat()}..{period.end.isoformat()}",
+                         "range")
+    if not is_sealed(covered, stamp[1]):
+        return None
+    return (kind, *parts, period.key, since, stamp)

@@ -83,11 +83,13 @@ def year_change(session: Session, scope: queries.AgencyScope, period: Period,
 
 
 def agency_estimate(session: Session, scope: queries.AgencyScope, period: Period,
-                    stamp: tuple | None = None) -> Estimate | None:
+                    stamp: tuple | None = None, first: date | None = None
+                    ) -> Estimate | None:
     """The agency's own index in a period (no desk results), kept when the period is
-    sealed under the `cache.fingerprint` ``stamp``."""
+    sealed under the `cache.fingerprint` ``stamp`` (from ``first``, the first month with
+    any response, when the caller read it)."""
     return cache.FIGURES.get_or_compute(
-        cache.key(stamp, "estimate", scope.agency.id, period=period),
+        cache.key(stamp, "estimate", scope.agency.id, period=period, since=first),
         lambda: _estimate(queries.compute_groups(session, [scope], period, desks=False)
                           .get(scope.agency.code)))
 
@@ -168,19 +170,21 @@ def build(session: Session, agency: Agency, period: Period) -> Dashboard:
                                     .order_by(Agency.code)))
     scope, *child_scopes = queries.agency_scopes(session, [agency, *children])
     stamp = cache.fingerprint(session)
+    # The first month with any response: periods that end before it are empty (not
+    # computed), and only the part of a period from it on must be sealed to be kept.
+    first = queries.first_month(session, [d.id for d in scope.desks])
     figures = cache.FIGURES.get_or_compute(
-        cache.key(stamp, "dashboard", agency.id, period=period),
+        cache.key(stamp, "dashboard", agency.id, period=period, since=first),
         lambda: _figures(session, scope, child_scopes, period))
     estimate = figures.result.estimate
     verified = _estimate(figures.verified)
-    # Periods that end before the first month with any response are empty: not computed.
-    first = queries.first_month(session, [d.id for d in scope.desks])
     trend = _trend(session, scope, period, estimate, stamp, first)
     known = [(t.period, t.estimate) for t in trend]
     with suppress(PeriodError):
         earlier = period.year_earlier()
-        if first is None or earlier.end < first:
-            known.append((earlier, None))
+        if earlier not in [p for p, _ in known]:
+            known.append((earlier, None if first is None or earlier.end < first else
+                           agency_estimate(session, scope, earlier, stamp, first)))
     return Dashboard(
         agency=agency,
         period=period,
@@ -313,7 +317,7 @@ def _trend(session: Session, scope: queries.AgencyScope, period: Period,
         elif first is None or p.end < first:
             est = None
         else:
-            est = agency_estimate(session, scope, p, stamp)
+            est = agency_estimate(session, scope, p, stamp, first)
         before = points[-1].estimate if points else None
         change = compare(est, before) if est is not None and before is not None else None
         points.append(TrendPoint(p, est, change))
