@@ -305,8 +305,8 @@ def _service_rows(session: Session, scope: queries.AgencyScope, period: Period,
 
 
 def _trend(session: Session, scope: queries.AgencyScope, period: Period,
-           current: Estimate | None, stamp: tuple | None = None,
-           first: date | None = None) -> list[TrendPoint]:
+           current: Estimate | None, stamp: tuple | None, first: date | None
+           ) -> list[TrendPoint]:
     """The last TREND_PERIODS periods up to `period`, whose estimate (`current`) the
     caller has already computed; those ending before `first` (the first month with any
     response; None: there is none) have none."""

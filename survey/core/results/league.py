@@ -21,7 +21,7 @@ from survey.core.models import Agency
 from survey.core.periods import Period, PeriodError
 from survey.core.results import queries
 from survey.ikm.compare import Comparison, MemberScreen, compare, screen_members
-from survey.ikm.engine import Estimate, GroupResult, estimate_groups, krejcie_morgan
+from survey.ikm.engine import Estimate, GroupResult, krejcie_morgan
 from survey.ikm.standards import display_decimal
 from survey.ikm.stats import StratumStats
 
@@ -250,13 +250,9 @@ def build(session: Session, mpp: Agency, period: Period) -> League:
 
 
 def _estimate(inputs: queries.GroupInputs) -> dict[str, GroupResult]:
-    """One engine batch per questionnaire standard, as `queries.compute_groups` runs it
-    (and so `flask ikm report`)."""
-    results: dict[str, GroupResult] = {}
-    for standard, groups in inputs.statistics.items():
-        results.update(estimate_groups(groups, inputs.populations[standard], standard,
-                                       "exact", CONFIDENCE))
-    return results
+    """The agencies' own estimates, run as `queries.compute_groups` runs them (and so
+    `flask ikm report`); the league shows no desk."""
+    return queries.run_engine(inputs, "exact", CONFIDENCE, desks=False)
 
 
 def _served(stats: dict[str, StratumStats], pops: dict[str, int | None]) -> int | None:
