@@ -142,3 +142,21 @@ def test_kiosk_sync() -> None:
     assert "50 new responses: p50 / p90" in labels
     assert "the same 50 again, all acknowledged as stored" in labels
     assert "FAILED" not in out
+
+
+def test_dashboard_mpp() -> None:
+    """The MPP variant: the parent's pages, timed with kept figures and computed afresh."""
+    out = smoke("dashboard", "--mpp")
+    labels = "\n".join(table_after(out, "## server time per page"))
+    assert "# Agency dashboard: MPP, 3 agencies of 3 desks" in out
+    assert "dashboard, year (2025), computed afresh" in labels
+    assert_checks_ok(out)
+
+
+def test_submit_profile() -> None:
+    """The in-process CPU profile of a citizen submission: every one stored."""
+    out = smoke("submit_profile")
+    assert "## SQLite: CPU per cycle" in out
+    assert "the application's functions by cumulative CPU" in out
+    assert "record_responses (core/responses.py" in out
+    assert_checks_ok(out)
