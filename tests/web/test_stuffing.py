@@ -140,6 +140,19 @@ def test_the_same_answers_too_often_at_one_desk_are_flagged(org, app):
     assert [f for _c, f in stored()] == ["", "", "", "pattern", "pattern", "", ""]
 
 
+def test_installations_sharing_one_counter_store_count_only_their_own_desks(org, app):
+    """Two installations on one Redis, each with its RATELIMIT_KEY_PREFIX, number their
+    desks alike (both have a desk 1). The burst counter of one must not flag the other's
+    responses, as their rate limits do not count each other's citizens."""
+    app.config["SURVEY_BURST_LIMIT"] = 2
+    url = f"/s/{desk().slug}"
+    for prefix in ("skm-kota", "skm-kota", "skm-kabupaten", "skm-kota"):
+        app.config["RATELIMIT_KEY_PREFIX"] = prefix  # the other installation, same store
+        assert open_and_post(app.test_client(), url, 4 if prefix == "skm-kota" else 3
+                             ).status_code == 303
+    assert [f for _c, f in stored()] == ["", "", "", "burst"]
+
+
 @pytest.mark.parametrize("vary", [False, True], ids=["same answers", "random answers"])
 def test_fifty_bot_posts_through_the_kiosk_address(org, app, vary):
     """The attack of the issue: 50 posts, each from an empty cookie jar that opened the

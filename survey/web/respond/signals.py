@@ -13,8 +13,9 @@ review (and keep it out of the clean index); nothing is ever rejected or deleted
 - pattern: the same answers, element by element, more often at one desk within a short
   window than honest straight-lining produces.
 
-The counters live in the rate-limit store (Redis in production, shared by the workers);
-when it is down the signals that need it are skipped (logged), never the response.
+The counters live in the rate-limit store (Redis in production, shared by the workers and
+by every app server, under RATELIMIT_KEY_PREFIX like the rate limits); when it is down
+the signals that need it are skipped (logged), never the response.
 """
 
 from __future__ import annotations
@@ -107,9 +108,14 @@ def flags_for(*, desk_id: int, desk_slug: str, honeypot: bool, served: str | Non
         counters.append(("pattern", f"{config['SURVEY_PATTERN_LIMIT']} per "
                          f"{config['SURVEY_PATTERN_WINDOW_MINUTES']} minute",
                          f"{desk_id}:{pattern}"))
+    # Under the installation's own prefix, as Flask-Limiter keys the rate limits: several
+    # installations sharing one Redis number their desks alike, and must not count each
+    # other's responses.
+    prefix = str(config.get("RATELIMIT_KEY_PREFIX") or "")
     for flag, limit, key in counters:
+        identifiers = (prefix, f"desk-{flag}", key) if prefix else (f"desk-{flag}", key)
         try:
-            if not limiter.limiter.hit(parse_limit(limit), f"desk-{flag}", key):
+            if not limiter.limiter.hit(parse_limit(limit), *identifiers):
                 flags.append(flag)
         except Exception as error:  # the shared store is down: keep accepting, say so
             current_app.logger.warning("%s signal skipped, rate-limit store failed: %s",
