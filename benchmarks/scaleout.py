@@ -30,13 +30,15 @@ so nginx's $remote_addr, and the address the app limits on, differs per client. 
    one address, spread over the servers, admit exactly the limit; the same from an
    address that sends its own forged X-Forwarded-For (nginx replaces it); another address
    right after is admitted.
-3. Staff: an administrator signs in through one server; the next pages are answered by
+3. A citizen's receipt: shown on the thank-you page by another server than the one that
+   stored the response, and found by every server's receipt check.
+4. Staff: an administrator signs in through one server; the next pages are answered by
    every server. Closing a desk through one server: the forms opened before are refused
    by every server at once (410, the closed-desk message), nothing stored. Sealing a
    reporting period (yesterday, closed on the admin page): kiosk responses captured in it
    are refused by every server (period_closed), nothing stored. Signing out through one
    server ends the session on every server. Every server publishes the same public key.
-4. `flask --app survey audit verify`: the hash chain is one chain across the servers.
+5. `flask --app survey audit verify`: the hash chain is one chain across the servers.
 
 The table of counts is printed; a failed check makes the exit status 1.
 """
@@ -93,6 +95,7 @@ AGENCY = "KEC-SKALA"
 ADMIN = "admin@skala.go.id"
 SERVERS = 3
 DESK_CLOSED_ID = "Loket pelayanan ini sudah ditutup"  # the Indonesian refusal's start
+RECEIPT_FOUND_ID = "jawaban ini tercatat dalam rantai hash"  # /cek-kode: on the chain
 
 
 # --- clients with their own source address ---------------------------------------------------
@@ -653,6 +656,35 @@ def check_limits(run: Run) -> None:
                    f"codes {dict(other.codes)}")
 
 
+def check_receipt(run: Run) -> None:
+    """The thank-you page shows the receipt whichever server answers it (the receipt
+    travels in the signed session cookie), and every server's receipt check finds it."""
+    path = f"/s/{run.org.slug_l1}"
+    found: Counter = Counter()
+    other: Counter = Counter()
+    with browser(address(CHECKS, 70)) as session:
+        page = session.get(run.base + path, timeout=30)
+        sent = session.post(run.base + path, data={**form_of(page.text),
+                                                   **answers(random.Random(70))},
+                            allow_redirects=False, timeout=30)
+        thanks = session.get(run.base + "/selesai", timeout=30)
+        match = re.search(r'id="receipt">([^<]+)<', thanks.text)
+        code = match.group(1) if match else ""
+        for _ in range(SERVERS):
+            form = session.get(run.base + "/cek-kode", timeout=30)
+            answer = session.post(run.base + "/cek-kode", data={
+                "csrf_token": csrf(form.text), "code": code}, timeout=30)
+            ok = answer.status_code == 200 and RECEIPT_FOUND_ID in html.unescape(answer.text)
+            (found if ok else other)[answered_by(answer, run.names)] += 1
+    run.row(f"receipt: sent to {answered_by(sent, run.names)}, shown by "
+            f"{answered_by(thanks, run.names)}; found by {run.server_names}",
+            servers_line(found, run.servers))
+    run.checks.add("the receipt is shown and found by every server",
+                   sent.status_code == 303 and bool(code) and run.covered(found) and not other,
+                   f"sent: {sent.status_code}, receipt {code or 'not shown'}; found by "
+                   f"{dict(found)}, not by {dict(other)}")
+
+
 def sign_in(run: Run, session: requests.Session) -> str:
     page = session.get(run.base + "/auth/login", timeout=30)
     answer = session.post(run.base + "/auth/login", data={
@@ -902,6 +934,7 @@ def scale_out(args: argparse.Namespace, work: Path) -> Run:
         rejoin(run, servers[1])
         print("  rate limits, staff, desk, period, chain ...", flush=True)
         run.attempt("rate limits", check_limits)
+        run.attempt("receipt", check_receipt)
         with browser(address(CHECKS, 10)) as admin:
             run.attempt("staff session", check_staff, admin)
             run.attempt("desk closed", check_desk_closed, admin)

@@ -41,6 +41,7 @@ CHECKS = (
     "one address: exactly the limit admitted across servers",
     "one address, forged X-Forwarded-For: exactly the limit admitted across servers",
     "another address is admitted",
+    "the receipt is shown and found by every server",
     "a staff session works on every server",
     "a closed desk is refused by every server at once",
     "a sealed period is refused by every server at once",
