@@ -1,8 +1,8 @@
 """Scale-out: three identical app servers behind nginx, sharing one PostgreSQL database
 and one Redis, while one of them is killed and restarted under load.
 
-    python -m benchmarks.scaleout              # 400 citizens at 20/s: about 1 min
-    python -m benchmarks.scaleout --smoke      # 150 citizens at 15/s: about 30 s
+    python -m benchmarks.scaleout              # 400 citizens at 20/s: about 35 s
+    python -m benchmarks.scaleout --smoke      # 150 citizens at 15/s: about 25 s
     python -m benchmarks.scaleout --database my_db --pg-url postgresql://... --redis redis://...
 
 The topology of the README's "Several app servers behind nginx": `flask --app survey
@@ -427,6 +427,7 @@ def citizen(base: str, path: str, n: int, names: dict[str, str], load: Load,
         with load.lock:
             load.posted.add(key)
         status: int | None = None
+        first = ""  # what the first send got, when it is sent again
         for attempt in (1, 2):
             try:
                 answer = session.post(base + path, data=fields, allow_redirects=False,
@@ -443,7 +444,8 @@ def citizen(base: str, path: str, n: int, names: dict[str, str], load: Load,
             if status == 303:
                 with load.lock:
                     load.acknowledged.add(key)
-                    load.outcomes["acknowledged" + (" on retry" if attempt == 2 else "")] += 1
+                    load.outcomes["acknowledged" + (f" on retry (first: {first})"
+                                                     if attempt == 2 else "")] += 1
                     load.cross += server != opened_on
                 return
             if status is not None and status < 500:
@@ -451,6 +453,7 @@ def citizen(base: str, path: str, n: int, names: dict[str, str], load: Load,
                     load.outcomes[f"refused {status}"] += 1
                 return
             if attempt == 1:
+                first = str(status or "no answer")
                 time.sleep(1.0)
         with load.lock:
             load.outcomes[f"failed twice ({status or 'no answer'})"] += 1
