@@ -83,12 +83,23 @@ def run(backend: str, args: argparse.Namespace, checks: Checks, work: Path) -> l
         with app.app_context():
             engine = db.engine
 
+        shown: list[str] = []
+        recording = [False]
+
         @event.listens_for(engine, "before_cursor_execute")
-        def count(*_args) -> None:
+        def count(_conn, _cursor, statement, *_args) -> None:
             statements[0] += 1
+            if recording[0]:
+                shown.append(" ".join(statement.split())[:150])
 
         for _ in range(args.warmup):
             cycle(app.test_client, path, rng)
+        if args.show_sql:
+            recording[0] = True
+            cycle(app.test_client, path, rng)
+            recording[0] = False
+            print(f"## {backend}: the SQL statements of one cycle")
+            print("\n".join(f"{i:3d}  {line}" for i, line in enumerate(shown, 1)))
         statements[0] = 0
         gets, posts, ok = [], [], 0
         for _ in range(args.cycles):
@@ -104,7 +115,7 @@ def run(backend: str, args: argparse.Namespace, checks: Checks, work: Path) -> l
         profiler.disable()
         with app.app_context():
             stored = db.session.scalar(select(func.count()).select_from(Response))
-        expected = args.warmup + 2 * args.cycles
+        expected = args.warmup + 2 * args.cycles + args.show_sql
         checks.add(f"{backend}: every submission acknowledged and stored",
                    ok == 2 * args.cycles and stored == expected,
                    f"{ok} acknowledged, {stored} stored of {expected}")
@@ -144,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--top", type=int, default=18, help="rows per table")
+    parser.add_argument("--show-sql", action="store_true",
+                        help="print the statements of one cycle after the warm-up")
     args = parse_args(parser, argv, SMOKE, "20 cycles on SQLite")
     load = os.getloadavg()
     checks = Checks()

@@ -9,11 +9,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from survey.core import tickets
+from survey.core.catalog import DeskView
 from survey.core.db import write_transaction
-from survey.core.models import Agency, ChainEntry, Desk, Receipt, Response
+from survey.core.models import Agency, Answer, ChainEntry, Desk, Receipt, Response
 from survey.core.responses import NewResponse, record_responses
 
 
@@ -80,22 +81,6 @@ def desk_directory(tops: list[Agency], query: str = "") -> list[DirectoryEntry]:
     return entries
 
 
-def desk_by_slug(session: Session, slug: str) -> Desk | None:
-    """The desk with its agency and services (its questionnaire comes from the cache in
-    survey.core.questionnaires: the form needs two queries, not six)."""
-    if "\x00" in slug:  # from the URL; PostgreSQL refuses NUL in a text parameter
-        return None
-    return session.scalar(
-        select(Desk).where(Desk.slug == slug)
-        .options(joinedload(Desk.agency), selectinload(Desk.services)))
-
-
-def desk_by_id(session: Session, desk_id: int) -> Desk | None:
-    return session.scalar(
-        select(Desk).where(Desk.id == desk_id)
-        .options(joinedload(Desk.agency), selectinload(Desk.services)))
-
-
 @dataclass(frozen=True)
 class Outcome:
     receipt: str
@@ -109,23 +94,24 @@ class IdempotencyConflict(Exception):
 
 
 def _replay(session: Session, key: str, desk_id: int) -> Outcome | None:
+    """The outcome of the submission that used this idempotency key first, if any."""
     row = session.execute(
-        select(Response, Receipt.code)
+        select(Response.id, Response.desk_id, Receipt.code)
         .join(ChainEntry, (ChainEntry.kind == "response") & (ChainEntry.ref_id == Response.id))
         .join(Receipt, Receipt.seq == ChainEntry.seq)
         .where(Response.idempotency_key == key)
-        .options(selectinload(Response.answers))
     ).first()
     if row is None:
         return None
-    response, code = row
-    if response.desk_id != desk_id:
+    response_id, first_desk_id, code = row
+    if first_desk_id != desk_id:
         raise IdempotencyConflict(key)
-    scores = {str(a.element_id): a.score for a in response.answers}
-    return Outcome(code, is_low(scores), replayed=True)
+    scores = dict(session.execute(select(Answer.element_id, Answer.score)
+                                  .where(Answer.response_id == response_id)).all())
+    return Outcome(code, is_low({str(k): v for k, v in scores.items()}), replayed=True)
 
 
-def submit(session: Session, desk: Desk, data: SurveyInput, *, channel: str,
+def submit(session: Session, desk: DeskView, data: SurveyInput, *, channel: str,
            flags: tuple[str, ...], now: datetime, ticket_token: str | None = None,
            device_id: int | None = None) -> Outcome:
     """Store one citizen response: in one write transaction consume the ticket (if any),

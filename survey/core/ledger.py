@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, event, func, select
+from sqlalchemy import String, bindparam, cast, event, func, select, update
 from sqlalchemy.orm import Session
 
 from survey.core import bulk
@@ -124,27 +124,40 @@ def append(session: Session, links: Iterable[tuple[str, int, dict[str, Any]]]
         rows.append((seq, kind, ref_id, prev))
         hashes.append((seq, prev))
     bulk.insert_rows(session, ChainEntry.__table__, ("seq", "kind", "ref_id", "hash"), rows)
+    session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
     head.seq, head.hash = seq, prev
-    session.flush()
     return hashes
 
 
 LOCKED = "survey_chain_head"  # session.info key: the head locked in this transaction
 
 
-def lock_head(session: Session) -> ChainHead:
+@dataclass
+class Head:
+    """The chain head as locked by this transaction (a plain value: the ORM's loading and
+    flushing of the row cost more than the hashing)."""
+
+    seq: int
+    hash: str
+    receipt_key: str
+
+
+_HEAD = ChainHead.__table__
+_LOCK_HEAD = (select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.receipt_key)
+              .where(_HEAD.c.id == 1).with_for_update())
+_MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1)
+              .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
+
+
+def lock_head(session: Session) -> Head:
     """Lock the chain head for the rest of the transaction. Every write of evidence (a
     response, a review decision, an audit event) and every rollup update takes this lock
     first, which keeps the chain linear and rollup read-modify-writes serial. Asking
     again in the same transaction costs no query."""
     head = session.info.get(LOCKED)
     if head is None:
-        head = session.execute(
-            select(ChainHead)
-            .where(ChainHead.id == 1)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one()
+        session.flush()  # a ChainHead added by ensure_head in this transaction
+        head = Head(*session.execute(_LOCK_HEAD).one())
         session.info[LOCKED] = head
     return head
 
@@ -157,8 +170,8 @@ def _release(session: Session, transaction) -> None:
 
 
 def head(session: Session) -> tuple[int, str]:
-    row = session.get(ChainHead, 1)
-    return (row.seq, row.hash) if row else (0, GENESIS)
+    row = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).first()
+    return (row[0], row[1]) if row else (0, GENESIS)
 
 
 # --- Verification --------------------------------------------------------------------------
@@ -223,8 +236,9 @@ def verify(session: Session, chunk: int = 5000) -> ChainReport:
             prev, expected_seq, last = stored, seq + 1, seq
         after = entries[-1][0]
     length = last or 0
-    recorded = session.get(ChainHead, 1)
-    if recorded is not None and (recorded.seq, recorded.hash) != (length, prev):
+    recorded = session.execute(select(_HEAD.c.seq, _HEAD.c.hash)
+                               .where(_HEAD.c.id == 1)).first()
+    if recorded is not None and (recorded[0], recorded[1]) != (length, prev):
         return ChainReport(length, prev, ChainBreak(length + 1, "head", None, "deleted"))
     orphan = _unlinked(session, models)
     if orphan is not None:

@@ -600,6 +600,58 @@ for _table_name in APPEND_ONLY_TABLES:
     _install_append_only(db.metadata.tables[_table_name])
 
 
+# --- The catalog stamp ---------------------------------------------------------------------
+CATALOG_TABLES = ("agency", "desk", "service", "desk_service")
+
+
+class CatalogStamp(db.Model):
+    """One number that changes with every change to the agencies, desks and services (the
+    catalog the citizen pages read), so each process can keep a copy of them and check it
+    with one primary-key read (survey.core.catalog). Triggers on the catalog tables raise
+    `version` in the transaction that changes them, whoever writes (the app, a command,
+    psql); `epoch` is random per database, so a database recreated under the same URL
+    never matches a copy of the old one.
+
+    On SQLite a migration that rebuilds a catalog table (batch mode) drops its triggers:
+    such a migration must call `catalog_trigger_ddl` again."""
+
+    __tablename__ = "catalog_stamp"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    epoch: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+def catalog_trigger_ddl(dialect: str) -> list[str]:
+    """The statements that make every change to a catalog table raise the stamp (after
+    the change, in its transaction; PostgreSQL once per statement). The migration that
+    introduced them carries its own copy."""
+    bump = "UPDATE catalog_stamp SET version = version + 1 WHERE id = 1"
+    if dialect == "sqlite":
+        return [f"CREATE TRIGGER {table}_catalog_{op.lower()} AFTER {op} ON {table} "
+                f"BEGIN {bump}; END"
+                for table in CATALOG_TABLES for op in ("INSERT", "UPDATE", "DELETE")]
+    return [
+        "CREATE OR REPLACE FUNCTION survey_catalog_bump() RETURNS trigger AS $$ "
+        f"BEGIN {bump}; RETURN NULL; END $$ LANGUAGE plpgsql",
+        *(f"CREATE TRIGGER {table}_catalog AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+          f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION survey_catalog_bump()"
+          for table in CATALOG_TABLES),
+    ]
+
+
+@event.listens_for(db.metadata, "after_create")
+def _install_catalog_stamp(_metadata, connection, tables=(), **_kw) -> None:
+    """With the tables (create_all): the stamp's row and the catalog triggers."""
+    if "catalog_stamp" not in {t.name for t in tables}:
+        return
+    connection.execute(CatalogStamp.__table__.insert().values(
+        id=1, epoch=secrets.token_hex(16), version=0))
+    for statement in catalog_trigger_ddl(connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
 class StatsRollup(db.Model):
     """Sufficient statistics (survey.ikm.stats flat layout, little-endian int64) of the
     responses of one desk on one day (grain D) or in one month (grain M), per scope:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from survey.core import bulk, ledger, questionnaires, receipts, rollups
+from survey.core import bulk, catalog, ledger, questionnaires, receipts, rollups
+from survey.core.catalog import DeskView
 from survey.core.errors import ValidationError
 from survey.core.models import (
     AGE_BANDS,
@@ -23,9 +23,7 @@ from survey.core.models import (
     OCCUPATIONS,
     SEXES,
     Answer,
-    Desk,
     Response,
-    Service,
 )
 from survey.core.org import periods
 from survey.core.privacy import mask_personal_data
@@ -102,14 +100,13 @@ def prepare_responses(session: Session, items: Sequence[NewResponse]) -> Prepare
     desks = _load_desks(session, {item.desk_id for item in items})
     elements = {d.questionnaire_id: questionnaires.elements(session, d.questionnaire_id)
                 for d in desks.values()}
-    services = _load_services(session, {i.service_id for i in items if i.service_id})
     rows: list[dict] = []
     answer_maps: list[dict[int, int]] = []
     masked_counts: list[int] = []
     for number, item in enumerate(items, start=1):
         prefix = f"response {number}: " if len(items) > 1 else ""
         try:
-            row, answers, masked = _validate(item, desks, elements, services)
+            row, answers, masked = _validate(item, desks, elements)
         except ValidationError as exc:
             raise ValidationError(prefix + str(exc), exc.code,
                                   **{**exc.params, "item": number}) from None
@@ -167,22 +164,13 @@ def _scores(elements, answers: Mapping[int, int]) -> tuple[int, ...]:
     return tuple(answers.get(e.id, 0) for e in elements)
 
 
-def _load_desks(session: Session, ids: set[int]) -> dict[int, Desk]:
-    desks = session.scalars(
-        select(Desk).where(Desk.id.in_(ids)).options(joinedload(Desk.agency))
-    ).all()
-    found = {d.id: d for d in desks}
+def _load_desks(session: Session, ids: set[int]) -> dict[int, DeskView]:
+    found = catalog.desks_by_id(session, ids)
     missing = ids - found.keys()
     if missing:
         raise ValidationError(f"unknown desk id {min(missing)}", code="unknown_desk_id",
                               desk=min(missing))
     return found
-
-
-def _load_services(session: Session, ids: set[int]) -> dict[int, Service]:
-    if not ids:
-        return {}
-    return {s.id: s for s in session.scalars(select(Service).where(Service.id.in_(ids)))}
 
 
 def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | None:
@@ -195,8 +183,8 @@ def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> str | Non
 
 
 def _validate(
-    item: NewResponse, desks: Mapping[int, Desk], questionnaire_elements: Mapping[int, tuple],
-    services: Mapping[int, Service],
+    item: NewResponse, desks: Mapping[int, DeskView],
+    questionnaire_elements: Mapping[int, tuple],
 ) -> tuple[dict, dict[int, int], int]:
     desk = desks[item.desk_id]
     elements = {e.code: e.id for e in questionnaire_elements[desk.questionnaire_id]}
@@ -217,11 +205,9 @@ def _validate(
     if item.device_id is not None and item.channel != "kiosk":
         raise ValidationError("only a kiosk response names a kiosk device",
                               code="device_not_kiosk")
-    if item.service_id is not None:
-        service = services.get(item.service_id)
-        if service is None or service.agency_id != desk.agency_id:
-            raise ValidationError("the service is not offered by this desk's agency",
-                                  code="service_elsewhere")
+    if item.service_id is not None and item.service_id not in desk.agency.service_ids:
+        raise ValidationError("the service is not offered by this desk's agency",
+                              code="service_elsewhere")
     unknown_flags = set(item.flags) - set(FLAG_NAMES)
     if unknown_flags:
         raise ValidationError(f"unknown flag {sorted(unknown_flags)[0]!r}", code="unknown_flag",

@@ -13,9 +13,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 import numpy as np
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from survey.core import bulk, ledger
@@ -137,13 +140,14 @@ def _write_stats(session: Session, deltas: dict[Key, np.ndarray], sign: int) -> 
         row = _pk(key)
         if key in existing:
             values = np.frombuffer(existing[key], dtype=DTYPE) + delta
-            updates.append({**row, "n": int(values[0]), "stats": encode(values)})
+            updates.append({**{"key_" + k: v for k, v in row.items()},
+                            "new_n": int(values[0]), "new_stats": encode(values)})
         else:
             if sign < 0:
                 raise RuntimeError(f"rollup row {key} is missing; run flask ikm rebuild-rollups")
             inserts.append({**row, "n": int(delta[0]), "stats": encode(delta)})
     if updates:
-        session.execute(update(StatsRollup), updates)
+        session.execute(_UPDATE_STATS, updates)
     if inserts:
         bulk.insert_rows(session, StatsRollup.__table__, tuple(inserts[0]),
                          [tuple(row.values()) for row in inserts])
@@ -154,6 +158,18 @@ def _pk(key: Key) -> dict:
     desk_id, scope, grain, start, questionnaire_id, service_id = key
     return {"desk_id": desk_id, "scope": scope, "grain": grain, "period_start": start,
             "questionnaire_id": questionnaire_id, "service_id": service_id}
+
+
+def _update_by_key(table, key_names: tuple[str, ...], value_names: tuple[str, ...]):
+    """A Core UPDATE of one row by its primary key, run once per parameter set (the ORM's
+    bulk update by primary key does the same with several times the CPU)."""
+    return (update(table)
+            .where(*(table.c[name] == bindparam("key_" + name) for name in key_names))
+            .values({name: bindparam("new_" + name) for name in value_names}))
+
+
+_STATS_KEY = ("desk_id", "scope", "grain", "period_start", "questionnaire_id", "service_id")
+_UPDATE_STATS = _update_by_key(StatsRollup.__table__, _STATS_KEY, ("n", "stats"))
 
 
 def _deltas(by_key: dict[Key, list[tuple[int, ...]]]) -> dict[Key, np.ndarray]:
@@ -220,35 +236,27 @@ def _count_totals(items: Sequence[Contribution]) -> dict[CountKey, list[int]]:
 
 
 def _write_counts(session: Session, totals: dict[CountKey, list[int]]) -> int:
+    """Add to the count rows with one upsert per row (INSERT ... ON CONFLICT DO UPDATE,
+    SQLite and PostgreSQL alike): the counts are plain sums, so no read is needed."""
     ledger.lock_head(session)
     if not totals:
         return 0
-    desk_ids = sorted({k[0] for k in totals})
-    starts = sorted({k[3] for k in totals})
-    key_columns = (CountRollup.desk_id, CountRollup.dimension, CountRollup.grain,
-                   CountRollup.period_start, CountRollup.value)
-    query = select(*key_columns, CountRollup.n, CountRollup.answers,
-                   CountRollup.score_sum).where(CountRollup.desk_id.in_(desk_ids))
-    query = (query.where(CountRollup.period_start.in_(starts)) if len(starts) <= 64 else
-             query.where(CountRollup.period_start.between(starts[0], starts[-1])))
-    existing = {tuple(r[:5]): r[5:] for r in session.execute(query) if tuple(r[:5]) in totals}
     names = ("desk_id", "dimension", "grain", "period_start", "value")
-    updates, inserts = [], []
-    for key, (n, answers, score_sum) in totals.items():
-        row = dict(zip(names, key, strict=True))
-        if key in existing:
-            old_n, old_answers, old_sum = existing[key]
-            updates.append({**row, "n": old_n + n, "answers": old_answers + answers,
-                            "score_sum": old_sum + score_sum})
-        else:
-            inserts.append({**row, "n": n, "answers": answers, "score_sum": score_sum})
-    if updates:
-        session.execute(update(CountRollup), updates)
-    if inserts:
-        bulk.insert_rows(session, CountRollup.__table__, tuple(inserts[0]),
-                         [tuple(row.values()) for row in inserts])
-    session.flush()
+    session.execute(_upsert_counts(session.get_bind().dialect.name), [
+        {**dict(zip(names, key, strict=True)), "n": n, "answers": answers,
+         "score_sum": score_sum}
+        for key, (n, answers, score_sum) in totals.items()])
     return len(totals)
+
+
+@cache
+def _upsert_counts(dialect: str):
+    table = CountRollup.__table__
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return statement.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key],
+        set_={name: table.c[name] + statement.excluded[name]
+              for name in ("n", "answers", "score_sum")})
 
 
 def period_filter(start: date, end: date, table=StatsRollup):

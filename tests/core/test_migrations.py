@@ -54,3 +54,33 @@ def test_downgrade_to_base_removes_everything(empty_app):
         downgrade(revision="base")
         tables = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert tables == set()
+
+
+def test_migrated_database_raises_the_catalog_stamp_with_every_catalog_change(empty_app):
+    """The desk copies of the app processes (survey.core.catalog) rely on these triggers."""
+    from support.factories import ORG as org
+
+    from survey.core.seed import seed_standards
+
+    with empty_app.app_context():
+        upgrade()
+
+        def version() -> int:
+            db.session.commit()
+            return db.session.execute(
+                text("SELECT version FROM catalog_stamp WHERE id = 1")).scalar()
+
+        assert version() == 0
+        seed_standards(db.session)
+        assert version() == 0  # questionnaires are not part of the catalog
+        seen = 0
+        for change in (lambda: org.create_agency(db.session, "A", "A"),
+                       lambda: org.create_desk(db.session, "A", "L1", "L1"),
+                       lambda: org.create_service(db.session, "A", "S", "S", "S", ["L1"]),
+                       lambda: db.session.execute(text("UPDATE desk SET active = false")),
+                       lambda: db.session.execute(text("DELETE FROM desk_service")),
+                       lambda: db.session.execute(text("UPDATE service SET name_id = 'T'")),
+                       lambda: db.session.execute(text("UPDATE agency SET name = 'B'"))):
+            change()
+            assert version() > seen
+            seen = version()

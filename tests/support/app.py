@@ -67,4 +67,5 @@ def drop_everything(app: Flask) -> None:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("DROP FUNCTION IF EXISTS survey_append_only() CASCADE"))
                 conn.execute(text("DROP FUNCTION IF EXISTS survey_response_guard() CASCADE"))
+                conn.execute(text("DROP FUNCTION IF EXISTS survey_catalog_bump() CASCADE"))
         db.engine.dispose()

@@ -21,8 +21,9 @@ from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from survey.core.catalog import ServiceView
 from survey.core.citizen import SurveyInput
-from survey.core.models import COMMENT_MAX, Service
+from survey.core.models import COMMENT_MAX
 from survey.core.profile import PROFILE
 from survey.core.questionnaires import ElementView
 
@@ -37,7 +38,7 @@ class Forged(ValueError):
     """The request could not have come from our form: answer 400 with this reason."""
 
 
-def parse(form: MultiDict, elements: Sequence[ElementView], services: list[Service]
+def parse(form: MultiDict, elements: Sequence[ElementView], services: Sequence[ServiceView]
           ) -> tuple[SurveyInput, dict[str, str]]:
     """Read a posted form; returns the input and the validation errors (field -> message)
     to show. Raises Forged for input the form cannot produce."""

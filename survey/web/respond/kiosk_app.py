@@ -16,9 +16,9 @@ from flask import Blueprint, Response, abort, current_app, render_template, url_
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from survey.core import citizen
+from survey.core import catalog
+from survey.core.catalog import DeskView
 from survey.core.db import db
-from survey.core.models import Desk
 from survey.web.access import PUBLIC
 
 bp = Blueprint("kiosk_app", __name__)
@@ -62,7 +62,7 @@ def strings() -> dict[str, str]:
     }
 
 
-def kiosk_config(desk: Desk, *, locale: str) -> dict[str, object]:
+def kiosk_config(desk: DeskView, *, locale: str) -> dict[str, object]:
     """What kiosk.js needs, embedded in the kiosk page as JSON."""
     other = "en" if locale == "id" else "id"
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -86,7 +86,7 @@ def kiosk_config(desk: Desk, *, locale: str) -> dict[str, object]:
 def manifest(slug: str) -> Response:
     """The web app manifest: a tablet can install the kiosk full screen on its home
     screen. Names in the default language, the one a kiosk starts in."""
-    desk = citizen.desk_by_slug(db.session, slug)
+    desk = catalog.desk_by_slug(db.session, slug)
     if desk is None:
         abort(404)
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):

@@ -47,7 +47,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
-from survey.core import citizen, kiosk_sync
+from survey.core import catalog, kiosk_sync
 from survey.core.db import db, utcnow
 from survey.core.errors import ValidationError
 from survey.core.kiosk_sync import Captured
@@ -144,7 +144,7 @@ def _too_large() -> Response:
 
 
 def _sync(slug: str, body: object) -> Response:
-    desk = citizen.desk_by_slug(db.session, slug)
+    desk = catalog.desk_by_slug(db.session, slug)
     if desk is None:
         return _error(404, "unknown_desk", _("This survey link is not valid."))
     if not desk.active:

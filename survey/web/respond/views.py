@@ -17,12 +17,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf as csrf_token_value
 
-from survey.core import citizen, questionnaires, receipts, tickets
+from survey.core import catalog, citizen, questionnaires, receipts, tickets
+from survey.core.catalog import DeskView
 from survey.core.citizen import SurveyInput
 from survey.core.db import db, utcnow
 from survey.core.errors import ValidationError
-from survey.core.models import Desk
 from survey.core.org import kiosks
 from survey.core.profile import PROFILE
 from survey.web.access import PUBLIC
@@ -58,8 +59,8 @@ def home():
 # --- pages ---------------------------------------------------------------------------------
 
 
-def _open_desk(slug: str, *, posting: bool = False) -> Desk:
-    desk = citizen.desk_by_slug(db.session, slug)
+def _open_desk(slug: str, *, posting: bool = False) -> DeskView:
+    desk = catalog.desk_by_slug(db.session, slug)
     if desk is None:
         # A POST to a desk that does not exist is a forged submission.
         abort(400 if posting else 404, description=_("This survey link is not valid."))
@@ -69,30 +70,59 @@ def _open_desk(slug: str, *, posting: bool = False) -> Desk:
     return desk
 
 
-def _form_page(desk: Desk, *, mode: str, action: str, data: SurveyInput | None = None,
+def _form_page(desk: DeskView, *, mode: str, action: str, data: SurveyInput | None = None,
                errors: dict[str, str] | None = None, status: int = 200,
                kiosk: dict[str, object] | None = None):
     data = data or SurveyInput()
     key = data.idempotency_key or secrets.token_urlsafe(18)
-    html = render_template(
-        "respond/survey.html",
-        desk=desk,
-        elements=questionnaires.elements(db.session, desk.questionnaire_id),
-        services=[s for s in desk.services if s.active],
-        profile=PROFILE,
-        not_stated=NOT_STATED,
-        data=data,
-        errors=errors or {},
-        mode=mode,
-        action=action,
-        idempotency_key=key,
-        served=signals.served_token(),
-        locale=current_locale(),
-        kiosk=kiosk,
-    )
+    context = {
+        "desk": desk, "mode": mode, "action": action, "data": data, "errors": errors or {},
+        "kiosk": kiosk, "locale": current_locale(),
+    }
+    if status == 200 and kiosk is None and not request.query_string \
+            and "_flashes" not in session:
+        html = _blank_form(context, idempotency_key=key)
+    else:
+        html = _render_form(context, csrf=csrf_token_value(), idempotency_key=key,
+                            served=signals.served_token())
     response = current_app.make_response((html, status))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _render_form(context: dict, *, csrf: str, idempotency_key: str, served: str) -> str:
+    return render_template(
+        "respond/survey.html", **context,
+        elements=questionnaires.elements(db.session, context["desk"].questionnaire_id),
+        services=context["desk"].active_services(), profile=PROFILE, not_stated=NOT_STATED,
+        csrf_token=lambda: csrf,
+        idempotency_key=idempotency_key, served=served)
+
+
+FORMS_KEPT = 512  # blank forms kept per application (desk x language x kind of link)
+
+
+def _blank_form(context: dict, *, idempotency_key: str) -> str:
+    """A blank form (nothing chosen, no errors) rendered once per desk copy, language and
+    address, with markers where the per-request values go: the CSRF token, the
+    idempotency key and the signed time the form was served. Rendering the nine questions
+    with their labels was most of the form's CPU. The key holds the desk's catalog copy,
+    which is replaced whenever the catalog changes (survey.core.catalog), so a renamed
+    desk or service shows at once."""
+    kept: dict = current_app.extensions.setdefault("survey_blank_forms", {})
+    marker = current_app.extensions.setdefault("survey_blank_form_marker",
+                                               "m" + secrets.token_hex(12))
+    cache_key = (context["desk"], context["mode"], context["action"], context["locale"],
+                 request.path)
+    shell = kept.get(cache_key)
+    if shell is None:
+        if len(kept) >= FORMS_KEPT:
+            kept.clear()
+        shell = kept[cache_key] = _render_form(
+            context, csrf=marker + "c", idempotency_key=marker + "k", served=marker + "s")
+    return (shell.replace(marker + "c", csrf_token_value())
+            .replace(marker + "k", idempotency_key)
+            .replace(marker + "s", signals.served_token()))
 
 
 @bp.get("/s/<slug>")
@@ -101,7 +131,7 @@ def survey(slug: str):
     return _form_page(desk, mode="qr", action=url_for("respond.submit", slug=slug))
 
 
-def _enrolled(desk: Desk) -> bool:
+def _enrolled(desk: DeskView) -> bool:
     """Whether this browser is a kiosk device enrolled for the desk by its staff."""
     device_id, secret = device_of(request)
     return kiosks.recognised(db.session, desk.id, device_id, secret)
@@ -137,7 +167,7 @@ def ticket(token: str):
                                                             token=token))
 
 
-def _ticket_desk(token: str, *, posting: bool = False) -> Desk:
+def _ticket_desk(token: str, *, posting: bool = False) -> DeskView:
     """The ticket's desk. Opening the form needs a usable ticket; a submission is checked
     when it consumes the ticket, after an idempotent replay has had its chance (a double
     tap must show the same thank-you page, not "already used")."""
@@ -146,7 +176,7 @@ def _ticket_desk(token: str, *, posting: bool = False) -> Desk:
                                                                                token)
     except tickets.TicketRefused as refused:
         _refuse_ticket(refused)
-    desk = citizen.desk_by_id(db.session, found.desk_id)
+    desk = catalog.desk_by_id(db.session, found.desk_id)
     if desk is None or not desk.active:
         abort(410, description=_("This service desk is closed and no longer takes "
                                  "responses. Thank you for your interest."))
@@ -192,12 +222,12 @@ def ticket_submit(token: str):
                    ticket_token=token)
 
 
-def _handle(desk: Desk, *, mode: str, action: str, ticket_token: str | None = None,
+def _handle(desk: DeskView, *, mode: str, action: str, ticket_token: str | None = None,
             device_id: int | None = None):
     try:
         data, errors = parse(request.form,
                              questionnaires.elements(db.session, desk.questionnaire_id),
-                             [s for s in desk.services if s.active])
+                             desk.active_services())
     except Forged as forged:
         current_app.logger.info("forged survey form: %s", forged)
         abort(400, description=_("This form was not sent as the survey page sends it. Please "
