@@ -1,5 +1,5 @@
-"""catalog stamp: one number raised by triggers with every change to the agencies, desks
-and services, so that app processes can keep a copy of them and check it cheaply
+"""catalog stamp: one number raised by triggers with every change to the agencies, desks,
+services and reporting periods, so that app processes can keep a copy of them and check it cheaply
 
 Revision ID: 0011
 Revises: 0010
@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 # A copy of survey.core.models.catalog_trigger_ddl as it was when this revision was written.
-TABLES = ("agency", "desk", "service", "desk_service")
+TABLES = ("agency", "desk", "service", "desk_service", "reporting_period")
 BUMP = "UPDATE catalog_stamp SET version = version + 1 WHERE id = 1"
 
 

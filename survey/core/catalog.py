@@ -1,13 +1,14 @@
-"""The desks citizens answer at, as immutable values kept per process.
+"""The desks citizens answer at and the sealed periods, as immutable values kept per
+process.
 
 Every citizen form and every stored response needs the desk, its agency's name and time
 zone, and the services on offer. Loading them through the ORM on each request was a sixth
 of a submission's CPU, yet they change a few times a year. So each process keeps a copy and
 checks it, on every call, against the database's catalog stamp (`CatalogStamp`): one
 primary-key read. Triggers raise the stamp in the same transaction as any change to an
-agency, desk or service, whoever makes it, so a desk closed through one app server is
-refused by every server on its next request, and a copy is never older than what the
-caller's own transaction can see.
+agency, desk, service or reporting period, whoever makes it, so a desk closed or a period
+sealed through one app server is refused by every server on its next request, and a copy
+is never older than what the caller's own transaction can see.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.core.models import Agency, CatalogStamp, Desk, Service, desk_service
+from survey.core.models import (
+    Agency,
+    CatalogStamp,
+    Desk,
+    ReportingPeriod,
+    Service,
+    desk_service,
+)
+from survey.core.periods import Period, PeriodError, parse_period
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class _Copy:
     by_id: dict[int, DeskView] = field(default_factory=dict)
     slugs: dict[str, int] = field(default_factory=dict)
     agencies: dict[int, AgencyView] = field(default_factory=dict)
+    sealed: tuple[Period, ...] | None = None
 
 
 _COPIES: dict[str, _Copy] = {}  # per database URL (tests run on several databases)
@@ -150,3 +160,18 @@ def _agencies(session: Session, copy: _Copy, ids: set[int]) -> dict[int, AgencyV
                                  .where(Agency.id.in_(missing))):
             copy.agencies[a.id] = AgencyView(*a, service_ids=frozenset(services[a.id]))
     return {i: copy.agencies[i] for i in ids}
+
+
+def closed_periods(session: Session) -> tuple[Period, ...]:
+    """The sealed periods (closed, their results published): every write checks them."""
+    copy = _copy(session)
+    if copy.sealed is None:
+        sealed = []
+        for key in session.scalars(select(ReportingPeriod.key).where(
+                ReportingPeriod.closed_at.is_not(None))):
+            try:
+                sealed.append(parse_period(key))
+            except PeriodError:  # pragma: no cover - keys are parsed when created
+                continue
+        copy.sealed = tuple(sealed)
+    return copy.sealed

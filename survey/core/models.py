@@ -601,12 +601,13 @@ for _table_name in APPEND_ONLY_TABLES:
 
 
 # --- The catalog stamp ---------------------------------------------------------------------
-CATALOG_TABLES = ("agency", "desk", "service", "desk_service")
+CATALOG_TABLES = ("agency", "desk", "service", "desk_service", "reporting_period")
 
 
 class CatalogStamp(db.Model):
-    """One number that changes with every change to the agencies, desks and services (the
-    catalog the citizen pages read), so each process can keep a copy of them and check it
+    """One number that changes with every change to the agencies, desks, services and
+    reporting periods (the catalog every submission reads), so each process can keep a
+    copy of them and check it
     with one primary-key read (survey.core.catalog). Triggers on the catalog tables raise
     `version` in the transaction that changes them, whoever writes (the app, a command,
     psql); `epoch` is random per database, so a database recreated under the same URL

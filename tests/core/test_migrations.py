@@ -80,7 +80,12 @@ def test_migrated_database_raises_the_catalog_stamp_with_every_catalog_change(em
                        lambda: db.session.execute(text("UPDATE desk SET active = false")),
                        lambda: db.session.execute(text("DELETE FROM desk_service")),
                        lambda: db.session.execute(text("UPDATE service SET name_id = 'T'")),
-                       lambda: db.session.execute(text("UPDATE agency SET name = 'B'"))):
+                       lambda: db.session.execute(text("UPDATE agency SET name = 'B'")),
+                       lambda: db.session.execute(text(
+                           "INSERT INTO reporting_period (key, created_at) "
+                           "VALUES ('2024', CURRENT_TIMESTAMP)")),
+                       lambda: db.session.execute(text(
+                           "UPDATE reporting_period SET closed_at = CURRENT_TIMESTAMP"))):
             change()
             assert version() > seen
             seen = version()

@@ -163,3 +163,25 @@ def test_each_kept_form_sends_and_is_stored_once(org, client):
                                                    "service": service_id(html)})
         assert answer.status_code == 303
     assert stored() == 3
+
+
+def test_period_sealed_elsewhere_refuses_the_next_answer(org, client):
+    from survey.core.db import utcnow
+    from survey.core.models import ReportingPeriod
+
+    d = desk()
+    year = str(utcnow().year)
+    db.session.add(ReportingPeriod(key=year))
+    db.session.commit()
+    html, hidden = open_form(client, f"/s/{d.slug}")
+    elsewhere("UPDATE reporting_period SET closed_at = :now", now=utcnow())
+    answer = client.post(f"/s/{d.slug}", data={**hidden, **answers(),
+                                               "service": service_id(html)})
+    assert answer.status_code == 409
+    assert year in answer.get_data(as_text=True)
+    assert stored() == 0
+    elsewhere("UPDATE reporting_period SET closed_at = NULL")
+    answer = client.post(f"/s/{d.slug}", data={**hidden, **answers(),
+                                               "service": service_id(html)})
+    assert answer.status_code == 303
+    assert stored() == 1
