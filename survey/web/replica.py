@@ -70,9 +70,12 @@ def init_app(app: Flask) -> None:
     if url:
         engine = core_replica.make_engine(database_uri(url),
                                           app.config.get("SQLALCHEMY_ENGINE_OPTIONS"))
-        # One session per application context, like Flask-SQLAlchemy's db.session.
+        # One session per application context, like Flask-SQLAlchemy's db.session, but
+        # closed after every request: nothing loaded there outlives its page, and no
+        # read transaction stays open on the replica (where it could hold back replay).
         sessions = scoped_session(sessionmaker(bind=engine), scopefunc=_context_id)
         app.extensions[EXTENSION] = Replica(engine, sessions)
+        app.teardown_request(_remove_session)
         app.teardown_appcontext(_remove_session)
     app.after_request(_mark_writes)
 
@@ -87,6 +90,13 @@ def _remove_session(_exc: BaseException | None) -> None:
 
 def configured() -> Replica | None:
     return current_app.extensions.get(EXTENSION)
+
+
+def dispose(app: Flask) -> None:
+    """Close the replica's pooled connections (tests, and an application shut down)."""
+    rep = app.extensions.get(EXTENSION)
+    if rep is not None:
+        rep.engine.dispose()  # every page closed its session (teardown_request)
 
 
 def reads() -> Session:
