@@ -163,7 +163,7 @@ def _write(code: str, kind: str, work: Callable[[set[int]], str]) -> Any:
     agency = require_agency(db.session, current_user, code)
     try:
         with write_transaction(db.session):
-            done = work(_desk_ids(db.session, agency))
+            done = work(_desk_ids(agency))
     except NotFound:
         abort(404)
     except ValidationError as exc:
