@@ -183,6 +183,7 @@ def _mark_writes(response: Response) -> Response:
     """After a signed-in visitor's successful POST (every staff action is one), keep the
     primary's WAL position in their session: their next pages must show what they did."""
     if (configured() is None or request.method in SAFE_METHODS
+            or request.path.startswith("/api/")  # bearer tokens: no session to keep it
             or response.status_code >= 400 or not current_user
             or not current_user.is_authenticated):
         return response
