@@ -343,8 +343,8 @@ def test_figure_pages_read_a_real_streaming_replica(pair: Pair, tmp_path, caplog
             seen.clear()
             assert respondents(auditor, now_url) == 2
             assert seen.replica and not seen.primary
-        print(f"\nreplication: the standby replayed the setup's writes {lag:.2f} s after "
-              "they were committed")
+        print(f"\nreplication: after the setup's writes and three sign-ins the standby "
+              f"had replayed all the primary had written within {lag:.2f} s")
     finally:
         replica.dispose(app)
         with plain.app_context():
