@@ -22,6 +22,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": DEFAULT_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(Path(instance_path) / "survey.sqlite"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A streaming replica of the primary for the pages that only read figures
+        # (survey/web/replica.py); empty: every page reads the primary. A page falls back
+        # to the primary when the replica is further behind than the lag bound, and for
+        # the retry time after it was found unreachable.
+        "DATABASE_READ_URL": "",
+        "READ_REPLICA_MAX_LAG_SECONDS": 30,
+        "READ_REPLICA_RETRY_SECONDS": 30,
         # Empty: http://HOST:PORT (what `make run HOST=... PORT=...` serves on), so that
         # QR codes and printed links of a local run point where it listens.
         "PUBLIC_BASE_URL": "",
@@ -83,6 +90,9 @@ def boolean(raw: str) -> bool:
 ENVIRONMENT: dict[str, Any] = {
     "SECRET_KEY": str,
     "DATABASE_URL": str,
+    "DATABASE_READ_URL": str,
+    "READ_REPLICA_MAX_LAG_SECONDS": int,
+    "READ_REPLICA_RETRY_SECONDS": int,
     "PUBLIC_BASE_URL": str,
     "HOST": str,
     "PORT": int,

@@ -35,6 +35,7 @@ from survey.web import (
     labels,
     navigation,
     period_picker,
+    replica,
     security,
 )
 from survey.web.admin import views as admin_views
@@ -154,6 +155,7 @@ def _init_extensions(app: Flask) -> None:
     app.jinja_env.filters["long_date"] = i18n.long_date
     with app.app_context():
         configure_engine(db.engine)
+    replica.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

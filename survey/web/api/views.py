@@ -16,6 +16,7 @@ from survey.web.access import PUBLIC, READERS, filter_visible, require_agency
 from survey.web.api import openapi
 from survey.web.extensions import limiter, login_manager
 from survey.web.messages import refuse
+from survey.web.replica import read_agency
 from survey.web.urls import survey_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -68,10 +69,11 @@ def desks(code: str):
 @bp.get("/agencies/<code>/results")
 @limiter.limit("600 per minute")
 def results(code: str):
-    agency = require_agency(db.session, current_user, code)
+    # Who may read it on the primary; the figures from the read replica when one serves.
+    session, agency = read_agency(require_agency(db.session, current_user, code))
     try:
         period = parse_period(request.args.get("period", ""))
     except PeriodError as exc:
         refuse(400, str(exc), "bad_period")  # English: the API is read by developers
-    report = queries.agency_report(db.session, agency.code, period)
+    report = queries.agency_report(session, agency.code, period)
     return to_json_dict(report.result)

@@ -9,17 +9,16 @@ from __future__ import annotations
 import io
 
 from flask import Response, abort, render_template, request, url_for
-from flask_login import current_user
+from sqlalchemy.orm import Session
 
-from survey.core.db import db
 from survey.core.errors import NotFound
 from survey.core.exports import league as league_export
 from survey.core.models import Agency
 from survey.core.periods import Period, local_today
 from survey.core.results import league
-from survey.web.access import READERS, require_agency
+from survey.web.access import READERS
 from survey.web.dashboard.views import POLICY as DASHBOARD_POLICY
-from survey.web.dashboard.views import _period, _pick, _provisional, bp
+from survey.web.dashboard.views import _period, _pick, _provisional, bp, figures_of
 from survey.web.i18n import current_locale
 from survey.web.messages import message_for
 
@@ -33,10 +32,10 @@ MIMETYPES = {"csv": "text/csv",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def _build(agency: Agency, period: Period) -> league.League:
+def _build(session: Session, agency: Agency, period: Period) -> league.League:
     """The league, or a 404 that says an agency without agencies below it has none."""
     try:
-        return league.build(db.session, agency, period)
+        return league.build(session, agency, period)
     except NotFound as exc:
         abort(404, description=message_for(exc))
 
@@ -48,9 +47,9 @@ def _sort() -> str:
 
 @bp.get("/<code>/liga", endpoint="league")  # the function's name leaves the module free
 def league_page(code: str):
-    agency = require_agency(db.session, current_user, code)
-    pick = _pick(agency)
-    board = _build(agency, pick.period)
+    session, agency = figures_of(code)
+    pick = _pick(session, agency)
+    board = _build(session, agency, pick.period)
     sort = _sort()
     locale = current_locale()
 
@@ -71,10 +70,10 @@ def league_page(code: str):
 def league_download(code: str, fmt: str):
     """The page's table, in the page's order, as CSV or XLSX; headers in the language
     asked for (``?lang``) or else the visitor's."""
-    agency = require_agency(db.session, current_user, code)
+    session, agency = figures_of(code)
     if fmt not in MIMETYPES:
         abort(404)
-    board = _build(agency, _period(agency))
+    board = _build(session, agency, _period(session, agency))
     rows = board.sorted(_sort())
     locale = current_locale()
     headers = {"Content-Disposition":

@@ -7,14 +7,13 @@ the MPP's dashboard (`require_agency`: a manager of one of its agencies only get
 from __future__ import annotations
 
 from flask import Response, abort
-from flask_login import current_user
 
-from survey.core.db import db, utcnow
+from survey.core.db import utcnow
 from survey.core.errors import NotFound
 from survey.core.exports import mpp_report
-from survey.web.access import READERS, require_agency
+from survey.web.access import READERS
 from survey.web.dashboard.views import POLICY as DASHBOARD_POLICY
-from survey.web.dashboard.views import _period, bp
+from survey.web.dashboard.views import _period, bp, figures_of
 from survey.web.i18n import current_locale
 from survey.web.messages import message_for
 
@@ -26,11 +25,11 @@ DASHBOARD_POLICY.update(POLICY)  # the app factory registers the dashboard's rul
 def mpp_report_pdf(code: str):
     """The PDF in the language asked for (``?lang``) or else the visitor's; a 404 that
     says why for an agency without agencies below it."""
-    agency = require_agency(db.session, current_user, code)
-    period = _period(agency)
+    session, agency = figures_of(code)
+    period = _period(session, agency)
     now = utcnow()
     try:
-        report = mpp_report.build(db.session, agency, period, now)
+        report = mpp_report.build(session, agency, period, now)
     except NotFound as exc:
         abort(404, description=message_for(exc))
     pdf = mpp_report.render_pdf(report, "en" if current_locale() == "en" else "id", now)

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from survey.core import figures
 from survey.core.db import db, write_transaction
@@ -20,6 +21,7 @@ from survey.web.access import MANAGERS, READERS, filter_visible, require_agency
 from survey.web.i18n import current_locale, number
 from survey.web.messages import message_for
 from survey.web.period_picker import PeriodPick, pick_period
+from survey.web.replica import read_agency
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -33,18 +35,18 @@ POLICY = {
 }
 
 
-def _pick(agency: Agency) -> PeriodPick:
+def _pick(session: Session, agency: Agency) -> PeriodPick:
     """The period asked for (else the agency's current semester), with the message for a
     bad one: the page still shows, for the current semester, with the message on top."""
     today = local_today(agency.timezone)
-    desk_ids = _desk_ids(agency)
+    desk_ids = _desk_ids(session, agency)
     return pick_period(request.args, dashboard.default_period(today),
-                       queries.first_month(db.session, desk_ids), today)
+                       queries.first_month(session, desk_ids), today)
 
 
-def _period(agency: Agency) -> Period:
+def _period(session: Session, agency: Agency) -> Period:
     """The period asked for, for actions and lists: a bad one is a 400 that says why."""
-    pick = _pick(agency)
+    pick = _pick(session, agency)
     if pick.error:
         abort(400, description=pick.error)
     return pick.period
@@ -55,8 +57,15 @@ def _provisional(period: Period, today: date) -> date | None:
     return period.end if period.end >= today else None
 
 
-def _desk_ids(agency: Agency) -> list[int]:
-    return [d.id for d in queries.agency_scope(db.session, agency).desks]
+def _desk_ids(session: Session, agency: Agency) -> list[int]:
+    return [d.id for d in queries.agency_scope(session, agency).desks]
+
+
+def figures_of(code: str) -> tuple[Session, Agency]:
+    """The agency the signed-in user may see (checked on the primary, so a revoked right
+    is gone at once) and the session its figures are read from: the read replica when it
+    serves this request (survey/web/replica.py), else the primary."""
+    return read_agency(require_agency(db.session, current_user, code))
 
 
 def chart_captions() -> dict[str, str]:
@@ -81,9 +90,9 @@ def index():
 
 @bp.get("/<code>")
 def agency(code: str):
-    agency = require_agency(db.session, current_user, code)
-    pick = _pick(agency)
-    board = dashboard.build(db.session, agency, pick.period)
+    session, agency = figures_of(code)
+    pick = _pick(session, agency)
+    board = dashboard.build(session, agency, pick.period)
     locale = current_locale()
     names = {e.code: e.name(locale) for e in board.scope.questionnaire.elements}
     weekdays = dashboard.WEEKDAYS_EN if locale == "en" else dashboard.WEEKDAYS_ID
@@ -111,10 +120,10 @@ def agency(code: str):
 
 @bp.get("/<code>/loket/<int:desk_id>")
 def desk(code: str, desk_id: int):
-    agency = require_agency(db.session, current_user, code)
-    pick = _pick(agency)
+    session, agency = figures_of(code)
+    pick = _pick(session, agency)
     period = pick.period
-    board = dashboard.build_desk(db.session, agency, desk_id, period)
+    board = dashboard.build_desk(session, agency, desk_id, period)
     if board is None:
         abort(404)
     locale = current_locale()
@@ -137,8 +146,9 @@ def desk(code: str, desk_id: int):
 
 @bp.get("/<code>/rtl")
 def follow_ups(code: str):
+    # The primary: the page a saved plan redirects to, and where plans are edited.
     agency = require_agency(db.session, current_user, code)
-    pick = _pick(agency)
+    pick = _pick(db.session, agency)
     period = pick.period
     board_weakest = followups.weakest_elements(db.session, agency, period)
     items = followups.for_period(db.session, agency, period)
@@ -157,7 +167,7 @@ def follow_ups(code: str):
 @bp.post("/<code>/rtl")
 def follow_up_save(code: str):
     agency = require_agency(db.session, current_user, code)
-    period = _period(agency)
+    period = _period(db.session, agency)
     item_id = request.form.get("id", type=int)
     try:
         with write_transaction(db.session):

@@ -12,7 +12,6 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from survey.core import infographic
-from survey.core.db import db
 from survey.core.errors import NotFound
 from survey.core.org.agencies import get_agency
 from survey.ikm.standards import get_standard
@@ -21,6 +20,7 @@ from survey.web.access import PUBLIC
 from survey.web.extensions import limiter
 from survey.web.i18n import format_number
 from survey.web.messages import message_for, refuse
+from survey.web.replica import reads
 from survey.web.urls import public_url
 
 bp = Blueprint("infographic", __name__, url_prefix="/publik")
@@ -75,12 +75,13 @@ def _infographic(code: str) -> infographic.Infographic:
     """The agency's infographic for ``?period=`` (default: the latest closed period), or a
     404 that says why (unknown agency, a period not published, no results in it)."""
     lang = language()
+    session = reads()  # the read replica when one serves: only published figures here
     try:
-        agency = get_agency(db.session, code)
-        period = infographic.published_period(db.session, request.args.get("period"))
+        agency = get_agency(session, code)
+        period = infographic.published_period(session, request.args.get("period"))
         page = public_url(url_for("published.agency", code=agency.code,
                                   lang=None if lang == "id" else lang))
-        return infographic.build(db.session, agency, period, texts(lang), page)
+        return infographic.build(session, agency, period, texts(lang), page)
     except NotFound as exc:
         refuse(404, message_for(exc), exc.code)
 

@@ -1,10 +1,11 @@
-"""The published results page (no login) and the embeddable badge."""
+"""The published results page (no login) and the embeddable badge. Both read the read
+replica when one serves (survey/web/replica.py): nobody's own write is shown here, so its
+lag, bounded by READ_REPLICA_MAX_LAG_SECONDS, is all a visitor may notice."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template
 
-from survey.core.db import db
 from survey.core.errors import NotFound
 from survey.core.models import Agency
 from survey.core.org.agencies import get_agency
@@ -14,6 +15,7 @@ from survey.core.results.published import public_results
 from survey.web.access import PUBLIC
 from survey.web.i18n import current_locale, number
 from survey.web.published.badge import badge_svg
+from survey.web.replica import reads
 
 bp = Blueprint("published", __name__, url_prefix="/publik")
 POLICY = {"published.agency": PUBLIC, "published.badge": PUBLIC}
@@ -21,7 +23,7 @@ POLICY = {"published.agency": PUBLIC, "published.badge": PUBLIC}
 
 def _agency(code: str) -> Agency:
     try:
-        return get_agency(db.session, code)
+        return get_agency(reads(), code)
     except NotFound:
         abort(404)
 
@@ -29,7 +31,7 @@ def _agency(code: str) -> Agency:
 @bp.get("/<code>")
 def agency(code: str):
     agency = _agency(code)
-    data = public_results(db.session, agency, current_locale())
+    data = public_results(reads(), agency, current_locale())
     return render_template("published/agency.html", data=data, locale=current_locale(),
                            overdue=overdue_ids(data.follow_ups,
                                                local_today(agency.timezone)))
@@ -37,7 +39,7 @@ def agency(code: str):
 
 @bp.get("/<code>/badge.svg")
 def badge(code: str):
-    data = public_results(db.session, _agency(code), current_locale())
+    data = public_results(reads(), _agency(code), current_locale())
     est = data.estimate
     text = (f"IKM {number(est.ikm_converted)} · {est.grade or '–'}" if est is not None
             else "IKM –")
