@@ -231,3 +231,18 @@ def test_the_command_refuses_where_it_cannot_run(runner, ctx):
     else:
         assert result.exit_code == 1
         assert "partitioning needs PostgreSQL; this database is sqlite" in result.output
+
+
+def test_one_periods_links_verify_alone_and_a_changed_one_is_named(partitioned, runner):
+    may = record(datetime(2024, 5, 14, 3, tzinfo=UTC))
+    record(datetime(2024, 6, 14, 3, tzinfo=UTC))
+    result = runner.invoke(args=["audit", "verify", "--period", "2024-05"])
+    assert result.exit_code == 0, result.output
+    assert "chain intact: 1 links of the responses of 2024-05" in result.output
+    with db.engine.begin() as conn:  # tampering behind the triggers' back
+        conn.execute(text("ALTER TABLE answer DISABLE TRIGGER USER"))
+        conn.execute(text("UPDATE answer SET score = 1 WHERE response_id = :r"), {"r": may})
+        conn.execute(text("ALTER TABLE answer ENABLE TRIGGER USER"))
+    result = runner.invoke(args=["audit", "verify", "--period", "2024-05"])
+    assert result.exit_code == 1 and f"(response {may})" in result.output
+    assert runner.invoke(args=["audit", "verify", "--period", "2024-06"]).exit_code == 0
