@@ -18,7 +18,6 @@ agency's year, and `audit verify --period 2025-11` (ledger.verify_period).
 from __future__ import annotations
 
 import argparse
-import io
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,12 +28,15 @@ from sqlalchemy import insert, text
 from benchmarks.dashboard import login
 from benchmarks.lib import (
     OUT,
+    PG_ADMIN_URL,
     Org,
+    _pg_admin,
     _questionnaire,
     bulk_insert,
     make_app,
     median,
     ms,
+    pg_drop,
     pg_exists,
     pg_recreate,
     pg_url,
@@ -44,7 +46,7 @@ from survey.core import ledger, partitions, rollups
 from survey.core.chain import link_hash
 from survey.core.db import db
 from survey.core.exports import service
-from survey.core.models import Agency, CountRollup, Desk, StatsRollup, new_slug
+from survey.core.models import Agency, Desk, StatsRollup, new_slug
 from survey.core.org.agencies import get_agency
 from survey.core.org.users import create_user
 from survey.core.periods import parse_period
@@ -237,7 +239,6 @@ def main() -> int:
             db.engine.dispose()
         print("built:", meta)
     t0 = time.perf_counter()
-    from benchmarks.lib import _pg_admin, PG_ADMIN_URL, pg_drop
     pg_drop(PART)
     _pg_admin(f"CREATE DATABASE {PART} TEMPLATE {PLAIN}", PG_ADMIN_URL)
     copied = time.perf_counter() - t0
@@ -272,8 +273,6 @@ def main() -> int:
     rows.append(["verify: links checked", f"{plain['verify links']:,}",
                  f"{part['verify links']:,}", ""])
     print(table(["measure", "plain", "partitioned (month)", "goal"], rows))
-    buf = io.StringIO()
-    print(buf.getvalue(), end="")
     return 0
 
 
