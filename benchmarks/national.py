@@ -92,7 +92,7 @@ def build(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(5)
     per = args.per_desk_month
     flats = []
-    for k in range(TEMPLATES):
+    for _k in range(TEMPLATES):
         y = np.clip(np.rint(2.6 + 0.8 * rng.random() + rng.normal(0, 0.6, (per, 9))), 1, 4)
         flats.append(rollups.encode(np.asarray(
             reduce_rows(np.zeros(per, dtype=np.int64), y.astype(np.int64))[0].to_flat())))
