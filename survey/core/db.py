@@ -9,7 +9,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Boolean, DateTime, Engine, Integer, MetaData, any_, bindparam, event
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    any_,
+    bindparam,
+    cast,
+    event,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
@@ -149,7 +160,10 @@ def _any_of_default(element: _AnyOf, compiler, **kw) -> str:
 
 @compiles(_AnyOf, "postgresql")
 def _any_of_postgresql(element: _AnyOf, compiler, **kw) -> str:
-    ids = bindparam(None, element.ids, type_=ARRAY(Integer))
+    # Sent as the array's text ('{1,2,3}'), cast by the server: psycopg's own dumping of
+    # a list of 3,000 ints into an array costs about 10 ms per statement.
+    text = "{" + ",".join(str(int(i)) for i in element.ids) + "}"
+    ids = cast(bindparam(None, text, type_=String), ARRAY(Integer))
     return compiler.process(element.column == any_(ids), **kw)
 
 
