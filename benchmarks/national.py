@@ -114,7 +114,8 @@ def build(args: argparse.Namespace) -> dict:
         "answers, score_sum) SELECT d.id, v.dim, 'M', m::date, v.val, :per / v.k, "
         "9 * (:per / v.k), 27 * (:per / v.k) FROM desk d "
         "CROSS JOIN generate_series(DATE '2024-01-01', DATE '2025-12-01', interval '1 month') m "
-        "CROSS JOIN (SELECT 'arrival' dim, w || '-' || h val, 40 k FROM generate_series(0, 4) w, "
+        "CROSS JOIN (SELECT 'arrival' dim, w || '-' || lpad(h::text, 2, '0') val, 40 k "
+        "FROM generate_series(0, 4) w, "
         "generate_series(8, 15) h UNION ALL SELECT 'sex', s, 2 FROM unnest(ARRAY['L', 'P']) s "
         "UNION ALL SELECT 'channel', 'qr', 1) v"), {"per": per})
     db.session.commit()

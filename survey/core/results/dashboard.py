@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -204,16 +205,27 @@ class _Figures:
     children: dict[str, Estimate | None]
 
 
-def build(session: Session, agency: Agency, period: Period) -> Dashboard:
+_UNREAD: Any = object()
+
+
+def build(session: Session, agency: Agency, period: Period,
+          scope: queries.AgencyScope | None = None, first: date | None = _UNREAD
+          ) -> Dashboard:
     """The page: who and what it covers read live, its figures computed (or, for a sealed
-    period, taken from the cache when nothing they depend on has changed since)."""
+    period, taken from the cache when nothing they depend on has changed since).
+    ``scope`` and ``first``: the agency's scope and first month when the caller has just
+    read them (to pick the period), so that a page reads each once."""
     children = list(session.scalars(select(Agency).where(Agency.parent_id == agency.id)
                                     .order_by(Agency.code)))
-    scope, *child_scopes = queries.agency_scopes(session, [agency, *children])
+    if scope is None:
+        scope, *child_scopes = queries.agency_scopes(session, [agency, *children])
+    else:
+        child_scopes = queries.agency_scopes(session, children) if children else []
     stamp = cache.fingerprint(session)
     # The first month with any response: periods that end before it are empty (not
     # computed), and only the part of a period from it on must be sealed to be kept.
-    first = queries.first_month(session, [d.id for d in scope.desks])
+    if first is _UNREAD:
+        first = queries.first_month(session, [d.id for d in scope.desks])
     figures = cache.FIGURES.get_or_compute(
         cache.key(stamp, "dashboard", agency.id, period=period, since=first),
         lambda: _figures(session, scope, child_scopes, period))

@@ -33,13 +33,16 @@ POLICY = {
 }
 
 
-def _pick(agency: Agency) -> PeriodPick:
+def _pick(agency: Agency, scope: queries.AgencyScope | None = None,
+          first: date | None = None) -> PeriodPick:
     """The period asked for (else the agency's current semester), with the message for a
-    bad one: the page still shows, for the current semester, with the message on top."""
+    bad one: the page still shows, for the current semester, with the message on top.
+    ``first``: the agency's first month with responses, when the caller has read it."""
     today = local_today(agency.timezone)
-    desk_ids = _desk_ids(agency)
-    return pick_period(request.args, dashboard.default_period(today),
-                       queries.first_month(db.session, desk_ids), today)
+    if scope is None:
+        scope = queries.agency_scope(db.session, agency)
+        first = queries.first_month(db.session, [d.id for d in scope.desks])
+    return pick_period(request.args, dashboard.default_period(today), first, today)
 
 
 def _period(agency: Agency) -> Period:
@@ -53,10 +56,6 @@ def _period(agency: Agency) -> Period:
 def _provisional(period: Period, today: date) -> date | None:
     """The period's last day while it runs (its figures are provisional), else None."""
     return period.end if period.end >= today else None
-
-
-def _desk_ids(agency: Agency) -> list[int]:
-    return [d.id for d in queries.agency_scope(db.session, agency).desks]
 
 
 _PLACEHOLDER = 987654321
@@ -94,8 +93,10 @@ def index():
 @bp.get("/<code>")
 def agency(code: str):
     agency = require_agency(db.session, current_user, code)
-    pick = _pick(agency)
-    board = dashboard.build(db.session, agency, pick.period)
+    scope = queries.agency_scope(db.session, agency)
+    first = queries.first_month(db.session, [d.id for d in scope.desks])
+    pick = _pick(agency, scope, first)
+    board = dashboard.build(db.session, agency, pick.period, scope, first)
     locale = current_locale()
     names = {e.code: e.name(locale) for e in board.scope.questionnaire.elements}
     weekdays = dashboard.WEEKDAYS_EN if locale == "en" else dashboard.WEEKDAYS_ID
