@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -131,7 +131,9 @@ def agency_estimates(session: Session, scope: queries.AgencyScope,
         pops[str(i)] = inputs.populations[standard][code]
     results = estimate_groups(groups, pops, standard, desks=False)
     for i, (p, key) in enumerate(todo):
-        out[p] = _estimate(results.get(str(i)))
+        est = _estimate(results.get(str(i)))
+        # The engine names an estimate after its group: the agency's code, as alone.
+        out[p] = replace(est, agency=code) if est is not None else None
         cache.FIGURES.put(key, out[p])
     return out
 
