@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from support.app import drop_everything, make_app
+from support.app import drop_everything, drop_partition_extras, make_app
 from support.factories import ORG, SetupMark
 
 from survey.core.db import db
@@ -31,7 +31,8 @@ def app(tmp_path: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
     application = make_app(tmp_path, **app_config)
     with application.app_context():
         if db.engine.dialect.name == "postgresql":
-            db.drop_all()  # a crashed earlier run must not poison this one
+            drop_partition_extras()  # a crashed earlier run must not poison this one
+            db.drop_all()
         db.create_all()
         seed_standards(db.session)
         db.session.commit()
@@ -44,6 +45,7 @@ def empty_app(tmp_path: Path) -> Iterator[Flask]:
     """An application whose database has no tables yet (migrations, `flask init`)."""
     application = make_app(tmp_path)
     with application.app_context():
+        drop_partition_extras()
         db.drop_all()  # the database must start empty
     yield application
     drop_everything(application)

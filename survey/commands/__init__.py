@@ -16,6 +16,7 @@ from survey.commands import (
     desk,
     export,
     ikm,
+    partitions,
     responses,
     service,
     setup,
@@ -24,7 +25,8 @@ from survey.commands import (
     volume,
 )
 
-MODULES = (setup, agency, desk, service, user, volume, ticket, responses, ikm, export, audit)
+MODULES = (setup, agency, desk, service, user, volume, ticket, responses, ikm, export, audit,
+           partitions)
 
 
 def register(app: Flask) -> None:

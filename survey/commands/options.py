@@ -46,3 +46,9 @@ def period_option(command: Callable[..., Any]) -> Callable[..., Any]:
     """A required `--period` (passed as `period`, a parsed Period)."""
     return click.option("--period", "period", required=True, callback=_parse_period,
                         help=PERIOD_FORMS)(command)
+
+
+def optional_period_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """An optional `--period` (passed as `period`, a parsed Period or None)."""
+    return click.option("--period", "period", default=None, callback=_parse_period,
+                        help=PERIOD_FORMS)(command)

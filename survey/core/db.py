@@ -4,13 +4,23 @@ transactions that behave the same on SQLite and PostgreSQL, and aware UTC timest
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    bindparam,
+    event,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names: Alembic needs them to alter tables (SQLite batch mode) and the
@@ -120,3 +130,43 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class _AnyOf(ColumnElement[bool]):
+    """``column IN (ids)`` that PostgreSQL receives as ``column = ANY(array)``: one bind
+    parameter instead of one per id (a national page lists 3,000 desks; rendering and
+    sending 3,000 parameters cost more than the query)."""
+
+    type = Boolean()
+    inherit_cache = False  # the ids are part of the element: never a cached statement
+
+    def __init__(self, column: ColumnElement, ids: list[int]) -> None:
+        self.column = column
+        self.ids = ids
+
+    @property
+    def _from_objects(self):  # the column's table, for SELECT ... FROM inference
+        return self.column._from_objects
+
+
+@compiles(_AnyOf)
+def _any_of_default(element: _AnyOf, compiler, **kw) -> str:
+    return compiler.process(element.column.in_(element.ids), **kw)
+
+
+@compiles(_AnyOf, "postgresql")
+def _any_of_postgresql(element: _AnyOf, compiler, **kw) -> str:
+    # The array's text ('{1,2,3}'), cast by the server: psycopg's own dumping of a list of
+    # 3,000 ints costs about 10 ms per statement. The cast sits in a scalar subquery (an
+    # InitPlan, run once): bare, a generic plan of the prepared statement (psycopg
+    # prepares a query from its 5th run) re-parses the text for every row it filters,
+    # 2 s for a trend's 12,000 rows.
+    text = "{" + ",".join(str(int(i)) for i in element.ids) + "}"
+    column = compiler.process(element.column, **kw)
+    ids = compiler.process(bindparam(None, text, type_=String), **kw)
+    return f"{column} = ANY(CAST((SELECT CAST({ids} AS INTEGER[])) AS INTEGER[]))"
+
+
+def any_of(column, ids: Iterable[int]) -> ColumnElement[bool]:
+    """``column IN ids`` for many integer ids (desk ids), sent as one array on PostgreSQL."""
+    return _AnyOf(column, list(ids))

@@ -285,6 +285,11 @@ class Answer(db.Model):
     element_id: Mapped[int] = mapped_column(primary_key=True)
     questionnaire_id: Mapped[int] = mapped_column()
     score: Mapped[int] = mapped_column(SmallInteger)
+    # The response's day, written with the answer: the partition key when the answers are
+    # partitioned by period (survey.core.partitions; there a foreign key on (response_id,
+    # questionnaire_id, day) makes it equal the response's). NULL on answers stored before
+    # migration 0012 in the ordinary layout, where nothing reads it.
+    day: Mapped[date | None] = mapped_column(Date)
 
     response: Mapped[Response] = relationship(back_populates="answers")
     element: Mapped[Element] = relationship(viewonly=True)

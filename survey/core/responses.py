@@ -142,8 +142,8 @@ def store_responses(session: Session, prepared: Prepared) -> list[Recorded]:
     bulk.insert_rows(session, Response.__table__, ("id", *columns), [
         (rid, *row.values()) for rid, row in zip(ids, rows, strict=True)])
     bulk.insert_rows(session, Answer.__table__,
-                     ("response_id", "element_id", "questionnaire_id", "score"), [
-        (rid, eid, row["questionnaire_id"], score)
+                     ("response_id", "element_id", "questionnaire_id", "score", "day"), [
+        (rid, eid, row["questionnaire_id"], score, row["day"])
         for rid, row, answers in zip(ids, rows, answer_maps, strict=True)
         for eid, score in answers.items()
     ])

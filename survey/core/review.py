@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from survey.core import ledger, rollups
 from survey.core.audit import Actor, record_event
-from survey.core.db import utcnow
+from survey.core.db import any_of, utcnow
 from survey.core.errors import NotFound, ValidationError
 from survey.core.models import (
     Answer,
@@ -314,7 +314,7 @@ def _latest_subquery(kind: str):
 
 
 def _where(query, f: QueueFilter, latest):
-    query = query.where(Response.desk_id.in_(f.desk_ids), Response.day.between(f.start, f.end))
+    query = query.where(any_of(Response.desk_id, f.desk_ids), Response.day.between(f.start, f.end))
     # A literal '', not a bound parameter, so that the partial index ix_response_flagged
     # provably applies even to a generic plan of a prepared statement (PostgreSQL).
     query = query.where(Response.flags != literal_column("''")) if f.kind == "flag" else (
@@ -405,7 +405,7 @@ def published_comments(session: Session, desk_ids: list[int], start, end,
         select(Desk.name, Response.comment)
         .join(Desk, Desk.id == Response.desk_id)
         .join(latest, latest.c.response_id == Response.id)
-        .where(Response.desk_id.in_(desk_ids), Response.day.between(start, end),
+        .where(any_of(Response.desk_id, desk_ids), Response.day.between(start, end),
                latest.c.decision == "publish")
         .order_by(Response.id.desc()).limit(limit))
     return [(name, comment) for name, comment in rows]

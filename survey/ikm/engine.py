@@ -767,22 +767,30 @@ class _Batch:
 
         # Korn-Graubard factor (t(n - 1)/t(df))^2 for results over H >= 2 strata, df =
         # n - H per column (n: respondents, or those who answered the element).
-        df_all = n_int - h_res[:, None]
-        use_kg = (h_res >= 2)[:, None] & (df_all > 0)
-        kg = np.zeros_like(m_all)
+        # Without desk results only the agencies' rows (S..R-1) become results, so only
+        # theirs get intervals: every step below is per row (elementwise), so leaving the
+        # desks' rows out changes no agency number; it spares the beta and t inverses of
+        # 3,000 desks x 10 columns on a national parent's trend.
+        first = 0 if self.desk_results else S
+        w = slice(first, R)
+        df_all = n_int[w] - h_res[w, None]
+        use_kg = (h_res[w] >= 2)[:, None] & (df_all > 0)
+        kg = np.zeros_like(m_all[w])
         if use_kg.any():
             k = int(use_kg.sum())
-            tq = special.stdtrit(np.concatenate([n_all[use_kg] - 1.0,
+            tq = special.stdtrit(np.concatenate([n_all[w][use_kg] - 1.0,
                                                  df_all[use_kg].astype(np.float64)]), q)
             kg[use_kg] = (tq[:k] / tq[k:]) ** 2
-        nstar = effective_n(m_all.ravel(), v_all.ravel(), n_all.ravel(),
-                            np.repeat(f_one, J + 1), prior_all.ravel(), kg.ravel())
-        lo, hi = clopper_pearson(m_all.ravel(), nstar, self.confidence)
-        lo = lo.reshape(R, J + 1) * SCALE
-        hi = hi.reshape(R, J + 1) * SCALE
+        nstar = effective_n(m_all[w].ravel(), v_all[w].ravel(), n_all[w].ravel(),
+                            np.repeat(f_one[w], J + 1), prior_all[w].ravel(), kg.ravel())
+        lo_w, hi_w = clopper_pearson(m_all[w].ravel(), nstar, self.confidence)
+        lo = np.zeros((R, J + 1))
+        hi = np.zeros((R, J + 1))
+        lo[w] = lo_w.reshape(R - first, J + 1) * SCALE
+        hi[w] = hi_w.reshape(R - first, J + 1) * SCALE
         phi, phi_el = pools[:, 0], pools[:, 1:]
 
-        has_df = df > 0
+        has_df = (df > 0) & (np.arange(R) >= first)
         tq = np.zeros(R)
         if has_df.any():
             tq[has_df] = special.stdtrit(df[has_df].astype(np.float64),
@@ -806,7 +814,6 @@ class _Batch:
 
         # Result objects, from lists converted in bulk (construction dominates here);
         # without desk results only the agencies' rows (S..R-1) become objects.
-        first = 0 if self.desk_results else S
         el_ci_t = [(lo_, hi_) if ok_ else None for lo_, hi_, ok_ in zip(
             t_lo[first:, 1:].ravel().tolist(), t_hi[first:, 1:].ravel().tolist(),
             t_ok[first:, 1:].ravel().tolist(), strict=True)]

@@ -85,6 +85,27 @@ def test_rollup_statistics_equal_raw_rows(org, period, scope):
         raw.raw_desk_statistics(db.session, ids, p.start, p.end, scope)
 
 
+@pytest.mark.parametrize("periods", [
+    ["2024-04", "2024-05", "2024-06"],
+    ["2024-04-25..2024-05-09", "2024-05-10..2024-06-02", "2024-Q3"],  # part months
+    ["2024-06", "2023-06"],  # a trend point and the year before
+])
+@pytest.mark.parametrize("scope", ["clean", "verified"])
+def test_statistics_of_several_periods_in_one_read_equal_each_period_read_alone(
+        org, periods, scope):
+    """The dashboard's trend reads its earlier periods together: each period gets what
+    reading it alone gives, whole months and days alike."""
+    seed_responses(org)
+    ids = [d.id for d in db.session.scalars(select(Desk))]
+    ps = [parse_period(k) for k in periods]
+    together = queries.desk_statistics_by_period(db.session, ids, ps, scope)
+    alone = [queries.desk_statistics(db.session, ids, p.start, p.end, scope) for p in ps]
+    assert together == alone
+    assert any(together)
+    with pytest.raises(ValueError):
+        queries.desk_statistics_by_period(db.session, ids, [ps[0], ps[0]], scope)
+
+
 def test_clean_excludes_flagged_and_a_release_brings_it_back(org):
     seed_responses(org)
     p = parse_period("2024")
@@ -260,7 +281,9 @@ def test_mpp_dashboard_figures_equal_flask_ikm_report_and_compute_groups(app, or
         return {r["desk"]: r for r in json.loads(out.output)["results"]}
 
     mpp = get_agency(db.session, "MPP")
-    for key in ("2024-05", "2024-Q2", "2024"):
+    # the trend's earlier periods are read together; a range longer than a year, whose
+    # year before overlaps its previous one, reads each alone
+    for key in ("2024-05", "2024-Q2", "2024", "2023-06-01..2024-07-31"):
         period = parse_period(key)
         board = dashboard.build(db.session, mpp, period)
         rows = report("MPP", key)

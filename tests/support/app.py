@@ -56,11 +56,21 @@ def make_app(tmp_path: Path, **overrides) -> Flask:
     return app
 
 
+def drop_partition_extras() -> None:
+    """The table the partitioned layout adds (survey.core.partitions) references the
+    response table, which `db.drop_all` would then refuse to drop."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS response_key CASCADE"))
+            conn.execute(text("DROP FUNCTION IF EXISTS survey_response_key() CASCADE"))
+
+
 def drop_everything(app: Flask) -> None:
     """Remove every table (and the trigger function) so that the next test, or the next CI
     run, starts from an empty database."""
     with app.app_context():
         db.session.remove()
+        drop_partition_extras()
         db.drop_all()
         with db.engine.begin() as conn:
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))

@@ -38,6 +38,7 @@ NEUTRAL_ACTIONS = ("login", "login_failed", "logout", "password_changed",
 NEUTRAL_PREFIX = "export_"
 
 DEFAULT_SIZE = 32
+MISSING: Any = object()  # what `FiguresCache.get` returns for a key it does not hold
 
 
 class FiguresCache:
@@ -59,6 +60,29 @@ class FiguresCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+    def get(self, key: Hashable | None) -> Any:
+        """The entry under ``key`` (a hit), else MISSING (a miss, unless ``key`` is None):
+        for a caller that computes several missing entries together, then `put`s them."""
+        if key is None or self.size == 0:
+            return MISSING
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        self.misses += 1
+        return MISSING
+
+    def put(self, key: Hashable | None, value: Any) -> None:
+        """Keep ``value`` under ``key`` (nothing when ``key`` is None)."""
+        if key is None or self.size == 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
     def get_or_compute(self, key: Hashable | None, compute: Callable[[], T]) -> T:
         """The entry under ``key``, else ``compute()`` (stored unless ``key`` is None)."""

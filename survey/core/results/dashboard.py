@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from survey.core.db import any_of
 from survey.core.models import Agency, CountRollup, Desk, FollowUp, Service
 from survey.core.periods import Period, PeriodError, current_period
 from survey.core.profile import PROFILE
@@ -94,6 +96,48 @@ def agency_estimate(session: Session, scope: queries.AgencyScope, period: Period
                           .get(scope.agency.code)))
 
 
+def agency_estimates(session: Session, scope: queries.AgencyScope,
+                     periods: Sequence[Period], stamp: tuple | None = None,
+                     first: date | None = None) -> dict[Period, Estimate | None]:
+    """`agency_estimate` for several periods that do not overlap (the trend's earlier
+    periods, the year before): the kept ones from the cache, the others computed together,
+    one read of the rollups and one engine batch (each period a group of its own, so the
+    same numbers). A national parent of 3,000 desks reads each period once, not per call."""
+    out: dict[Period, Estimate | None] = {}
+    todo: list[tuple[Period, tuple | None]] = []
+    for p in periods:
+        if first is None or p.end < first:
+            out[p] = None
+            continue
+        key = cache.key(stamp, "estimate", scope.agency.id, period=p, since=first)
+        kept = cache.FIGURES.get(key)
+        if kept is cache.MISSING:
+            todo.append((p, key))
+        else:
+            out[p] = kept
+    if not todo:
+        return out
+    todo_periods = [p for p, _ in todo]
+    desk_ids = [d.id for d in scope.desks]
+    stats = queries.desk_statistics_by_period(session, desk_ids, todo_periods)
+    standard = scope.questionnaire.standard
+    code = scope.agency.code
+    groups: dict[str, dict[str, StratumStats]] = {}
+    pops: dict[str, dict[str, int | None]] = {}
+    for i, p in enumerate(todo_periods):
+        inputs = queries.arrange([scope], stats[i], queries.populations(
+            session, desk_ids, p.start, p.end))
+        groups[str(i)] = inputs.statistics[standard][code]
+        pops[str(i)] = inputs.populations[standard][code]
+    results = estimate_groups(groups, pops, standard, desks=False)
+    for i, (p, key) in enumerate(todo):
+        est = _estimate(results.get(str(i)))
+        # The engine names an estimate after its group: the agency's code, as alone.
+        out[p] = replace(est, agency=code) if est is not None else None
+        cache.FIGURES.put(key, out[p])
+    return out
+
+
 @dataclass
 class Dashboard:
     agency: Agency
@@ -163,28 +207,33 @@ class _Figures:
     children: dict[str, Estimate | None]
 
 
-def build(session: Session, agency: Agency, period: Period) -> Dashboard:
+_UNREAD: Any = object()
+
+
+def build(session: Session, agency: Agency, period: Period,
+          scope: queries.AgencyScope | None = None, first: date | None = _UNREAD
+          ) -> Dashboard:
     """The page: who and what it covers read live, its figures computed (or, for a sealed
-    period, taken from the cache when nothing they depend on has changed since)."""
+    period, taken from the cache when nothing they depend on has changed since).
+    ``scope`` and ``first``: the agency's scope and first month when the caller has just
+    read them (to pick the period), so that a page reads each once."""
     children = list(session.scalars(select(Agency).where(Agency.parent_id == agency.id)
                                     .order_by(Agency.code)))
-    scope, *child_scopes = queries.agency_scopes(session, [agency, *children])
+    if scope is None:
+        scope, *child_scopes = queries.agency_scopes(session, [agency, *children])
+    else:
+        child_scopes = queries.agency_scopes(session, children) if children else []
     stamp = cache.fingerprint(session)
     # The first month with any response: periods that end before it are empty (not
     # computed), and only the part of a period from it on must be sealed to be kept.
-    first = queries.first_month(session, [d.id for d in scope.desks])
+    if first is _UNREAD:
+        first = queries.first_month(session, [d.id for d in scope.desks])
     figures = cache.FIGURES.get_or_compute(
         cache.key(stamp, "dashboard", agency.id, period=period, since=first),
         lambda: _figures(session, scope, child_scopes, period))
     estimate = figures.result.estimate
     verified = _estimate(figures.verified)
-    trend = _trend(session, scope, period, estimate, stamp, first)
-    known = [(t.period, t.estimate) for t in trend]
-    with suppress(PeriodError):
-        earlier = period.year_earlier()
-        if earlier not in [p for p, _ in known]:
-            known.append((earlier, None if first is None or earlier.end < first else
-                           agency_estimate(session, scope, earlier, stamp, first)))
+    trend, known = _trend(session, scope, period, estimate, stamp, first)
     return Dashboard(
         agency=agency,
         period=period,
@@ -306,22 +355,33 @@ def _service_rows(session: Session, scope: queries.AgencyScope, period: Period,
 
 def _trend(session: Session, scope: queries.AgencyScope, period: Period,
            current: Estimate | None, stamp: tuple | None, first: date | None
-           ) -> list[TrendPoint]:
+           ) -> tuple[list[TrendPoint], list[tuple[Period, Estimate | None]]]:
     """The last TREND_PERIODS periods up to `period`, whose estimate (`current`) the
     caller has already computed; those ending before `first` (the first month with any
-    response; None: there is none) have none."""
+    response; None: there is none) have none. With them, every period whose estimate is
+    known, the same period a year earlier included (computed with the trend's)."""
+    periods = trend_periods(period)
+    earlier = [p for p in periods if p != period]
+    with suppress(PeriodError):
+        year = period.year_earlier()
+        if year not in periods:
+            earlier.append(year)
+    if queries.periods_overlap(earlier):  # e.g. ranges longer than a year: each period on its own
+        found = {p: (None if first is None or p.end < first else
+                     agency_estimate(session, scope, p, stamp, first)) for p in earlier}
+    else:
+        found = agency_estimates(session, scope, earlier, stamp, first)
+    found[period] = current
     points: list[TrendPoint] = []
-    for p in trend_periods(period):
-        if p == period:
-            est = current
-        elif first is None or p.end < first:
-            est = None
-        else:
-            est = agency_estimate(session, scope, p, stamp, first)
+    for p in periods:
+        est = found[p]
         before = points[-1].estimate if points else None
         change = compare(est, before) if est is not None and before is not None else None
         points.append(TrendPoint(p, est, change))
-    return _from_first_data(points, lambda point: point.estimate)
+    trend = _from_first_data(points, lambda point: point.estimate)
+    known = [(t.period, t.estimate) for t in trend]
+    known += [(p, e) for p, e in found.items() if p not in periods]
+    return trend, known
 
 
 def _pending_counts(session: Session, desk_ids: list[int], period: Period) -> tuple[int, int]:
@@ -337,7 +397,7 @@ def _count_rows(session: Session, desk_ids: list[int], period: Period, dimension
     return session.execute(
         select(CountRollup.value, func.sum(CountRollup.n), func.sum(CountRollup.answers),
                func.sum(CountRollup.score_sum))
-        .where(CountRollup.desk_id.in_(desk_ids), CountRollup.dimension == dimension,
+        .where(any_of(CountRollup.desk_id, desk_ids), CountRollup.dimension == dimension,
                period_filter(period.start, period.end, CountRollup))
         .group_by(CountRollup.value)).all()
 

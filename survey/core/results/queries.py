@@ -12,15 +12,18 @@ screen)."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import pairwise
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from survey.core.db import any_of
 from survey.core.errors import ValidationError
 from survey.core.models import (
     Agency,
@@ -84,7 +87,7 @@ def first_month(session: Session, desk_ids: Sequence[int]) -> date | None:
     if not desk_ids:
         return None
     return session.scalar(select(func.min(StatsRollup.period_start)).where(
-        StatsRollup.desk_id.in_(desk_ids), StatsRollup.grain == "M",
+        any_of(StatsRollup.desk_id, desk_ids), StatsRollup.grain == "M",
         StatsRollup.scope.in_(("clean", "flagged"))))
 
 
@@ -95,12 +98,47 @@ def desk_statistics(
     one query, whole months from monthly rows, the rest from daily rows."""
     if not desk_ids:
         return {}
-    rows = session.execute(
+    rows = fetch_rows(session,
         select(StatsRollup.desk_id, StatsRollup.questionnaire_id, StatsRollup.stats)
-        .where(StatsRollup.desk_id.in_(list(desk_ids)), scope_filter(scope),
-               StatsRollup.service_id == 0, period_filter(start, end))
-    ).all()
+        .where(any_of(StatsRollup.desk_id, desk_ids), scope_filter(scope),
+               StatsRollup.service_id == 0, period_filter(start, end)))
     return _sum_rows(session, [((r[0], r[1]), r[2]) for r in rows])
+
+
+def periods_overlap(periods: Sequence[Period]) -> bool:
+    """Whether two of the periods share a day."""
+    ordered = sorted(periods, key=lambda p: p.start)
+    return any(a.end >= b.start for a, b in pairwise(ordered))
+
+
+def desk_statistics_by_period(
+    session: Session, desk_ids: Sequence[int], periods: Sequence[Period], scope: str = "clean",
+) -> list[dict[tuple[int, int], StratumStats]]:
+    """`desk_statistics` for each of several periods that do not overlap (a trend), in one
+    query: each row read belongs to the one period holding its first day."""
+    if not periods:
+        return []
+    if periods_overlap(periods):
+        raise ValueError("the periods overlap")
+    ordered = sorted(periods, key=lambda p: p.start)
+    if not desk_ids:
+        return [{} for _ in periods]
+    rows = fetch_rows(session,
+        select(StatsRollup.period_start, StatsRollup.desk_id, StatsRollup.questionnaire_id,
+               StatsRollup.stats)
+        .where(any_of(StatsRollup.desk_id, desk_ids), scope_filter(scope),
+               StatsRollup.service_id == 0,
+               or_(*(period_filter(p.start, p.end) for p in periods))))
+    index = {id(p): i for i, p in enumerate(periods)}
+    starts = [p.start for p in ordered]
+    keyed = []
+    for start, desk_id, questionnaire_id, blob in rows:
+        period = ordered[bisect_right(starts, start) - 1]
+        keyed.append(((index[id(period)], desk_id, questionnaire_id), blob))
+    out: list[dict[tuple[int, int], StratumStats]] = [{} for _ in periods]
+    for (i, desk_id, questionnaire_id), stats in _sum_rows(session, keyed).items():
+        out[i][(desk_id, questionnaire_id)] = stats
+    return out
 
 
 def service_statistics(
@@ -109,13 +147,20 @@ def service_statistics(
     """Clean statistics per (service id, desk id, questionnaire id) over [start, end]."""
     if not desk_ids:
         return {}
-    rows = session.execute(
+    rows = fetch_rows(session,
         select(StatsRollup.service_id, StatsRollup.desk_id, StatsRollup.questionnaire_id,
                StatsRollup.stats)
-        .where(StatsRollup.desk_id.in_(list(desk_ids)), StatsRollup.scope == "service",
-               period_filter(start, end))
-    ).all()
+        .where(any_of(StatsRollup.desk_id, desk_ids), StatsRollup.scope == "service",
+               period_filter(start, end)))
     return _sum_rows(session, [((r[0], r[1], r[2]), r[3]) for r in rows])
+
+
+def fetch_rows(session: Session, statement) -> list[tuple]:
+    """The rows of a SELECT of rollup blobs. (A binary cursor on PostgreSQL read a
+    parent's year of blobs in a third of the time, but it bypassed SQLAlchemy: its errors
+    were not the DBAPIError the 503 page and the read replica's fallback expect, and the
+    statement was invisible to the engine's events.)"""
+    return [tuple(r) for r in session.execute(statement)]
 
 
 def _sum_rows(session: Session, rows: list[tuple[tuple, bytes]]) -> dict:
@@ -151,7 +196,7 @@ def populations(
     rows = session.execute(
         select(ServiceVolume.desk_id, ServiceVolume.granularity, ServiceVolume.period_start,
                ServiceVolume.count)
-        .where(ServiceVolume.desk_id.in_(list(desk_ids)),
+        .where(any_of(ServiceVolume.desk_id, desk_ids),
                ServiceVolume.period_start.between(start.replace(day=1), end))
     ).all()
     monthly: dict[tuple[int, date], int] = {}

@@ -63,7 +63,9 @@ def iter_contributions(
             .join(Answer, Answer.response_id == Response.id, isouter=True)
             .join(Element, Element.id == Answer.element_id, isouter=True)
             .where(Response.id > last_id)
-            .group_by(Response.id)
+            # (id, day): the partitioned layout's key (survey.core.partitions), from which
+            # PostgreSQL infers the other response columns, as from id in the plain one.
+            .group_by(Response.id, Response.day)
             .order_by(Response.id)
             .limit(chunk)
         )
