@@ -13,12 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 
 import numpy as np
-from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from survey.core import bulk, ledger
@@ -246,7 +243,7 @@ def _write_counts(session: Session, totals: dict[CountKey, list[int]]) -> int:
         return 0
     names = ("desk_id", "dimension", "grain", "period_start", "value")
     if len(totals) < bulk.COPY_FROM:
-        session.execute(_upsert_counts(session.get_bind().dialect.name), [
+        session.execute(_UPSERT_COUNTS, [
             {**dict(zip(names, key, strict=True)), "n": n, "answers": answers,
              "score_sum": score_sum}
             for key, (n, answers, score_sum) in totals.items()])
@@ -282,14 +279,23 @@ _UPDATE_COUNTS = _update_by_key(CountRollup.__table__,
                                 ("n", "answers", "score_sum"))
 
 
-@cache
-def _upsert_counts(dialect: str):
+def _upsert_counts():
+    """INSERT ... ON CONFLICT DO UPDATE (SQLite 3.24+ and PostgreSQL alike) as text: the
+    dialects' insert() with on_conflict_do_update has no cache key, so SQLAlchemy
+    compiled it afresh on every submission; a text() statement is compiled once."""
     table = CountRollup.__table__
-    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return statement.on_conflict_do_update(
-        index_elements=[c.name for c in table.primary_key],
-        set_={name: table.c[name] + statement.excluded[name]
-              for name in ("n", "answers", "score_sum")})
+    keys = [c.name for c in table.primary_key]
+    names = [*keys, "n", "answers", "score_sum"]
+    statement = text(
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"VALUES ({', '.join(':' + n for n in names)}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+        + ", ".join(f"{n} = {table.name}.{n} + excluded.{n}"
+                    for n in ("n", "answers", "score_sum")))
+    return statement.bindparams(*(bindparam(n, type_=table.c[n].type) for n in names))
+
+
+_UPSERT_COUNTS = _upsert_counts()
 
 
 def period_filter(start: date, end: date, table=StatsRollup):
