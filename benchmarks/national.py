@@ -18,7 +18,10 @@ agency's year, and `audit verify --period 2025-11` (ledger.verify_period).
 from __future__ import annotations
 
 import argparse
+import re
+import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from benchmarks.dashboard import login
 from benchmarks.lib import (
     OUT,
     PG_ADMIN_URL,
+    Checks,
     Org,
     _pg_admin,
     _questionnaire,
@@ -41,6 +45,9 @@ from benchmarks.lib import (
     pg_recreate,
     pg_url,
     table,
+)
+from benchmarks.lib import (
+    parse_args as parse_options,
 )
 from survey.core import ledger, partitions, rollups
 from survey.core.chain import link_hash
@@ -186,7 +193,12 @@ def timed(fn, repeat: int = 5) -> float:
     return median(times)
 
 
-def measure(name: str, instance: Path) -> dict[str, float]:
+TOKEN = re.compile(r'name="csrf_token" value="[^"]*"|<meta name="csrf-token"[^>]*>')
+
+
+def measure(name: str, instance: Path, pages: dict[str, str]) -> dict[str, float]:
+    """Times of the pages, exports and verification; the pages' HTML (CSRF token taken
+    out) goes to ``pages``, so the two layouts' figures can be compared."""
     app = make_app(pg_url(name), instance)
     out: dict[str, float] = {}
     with app.app_context():
@@ -201,6 +213,7 @@ def measure(name: str, instance: Path) -> dict[str, float]:
                     assert reply.status_code == 200, (url, reply.status_code)
                     reply.get_data()
                 out[f"dashboard {code} {key}"] = timed(page)
+                pages[url] = TOKEN.sub("", client.get(url).get_data(as_text=True))
         job = service.ExportJob(get_agency(db.session, SAMPLE), parse_period("2025"),
                                 include_flagged=True)
         t0 = time.perf_counter()
@@ -221,13 +234,19 @@ def measure(name: str, instance: Path) -> dict[str, float]:
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+SMOKE = {"agencies": 3, "desks": 2, "per_desk_month": 30, "rebuild": True}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agencies", type=int, default=250)
     parser.add_argument("--desks", type=int, default=12)
     parser.add_argument("--per-desk-month", type=int, default=694)
     parser.add_argument("--rebuild", action="store_true")
-    args = parser.parse_args()
+    args = parse_options(parser, argv, SMOKE, "3 agencies of 2 desks, own databases")
+    global PLAIN, PART
+    if args.smoke:
+        PLAIN, PART = PLAIN + "_smoke", PART + "_smoke"
     instance = OUT / "national_instance"
     instance.mkdir(parents=True, exist_ok=True)
     meta: dict = {}
@@ -258,7 +277,10 @@ def main() -> int:
     print(f"copied in {copied:.1f} s; partitioned ({report.responses} responses, "
           f"{report.answers} answers moved) in {converted:.1f} s; "
           f"{responses:,} responses in the rollups")
-    plain, part = measure(PLAIN, instance), measure(PART, instance)
+    plain_pages: dict[str, str] = {}
+    part_pages: dict[str, str] = {}
+    plain = measure(PLAIN, instance, plain_pages)
+    part = measure(PART, instance, part_pages)
     goals = {"dashboard": "< 200 ms", "export CSV": ">= 100,000 rows/s",
              "verify": "(none for one period)"}
     rows = []
@@ -274,8 +296,25 @@ def main() -> int:
     rows.append(["verify: links checked", f"{plain['verify links']:,}",
                  f"{part['verify links']:,}", ""])
     print(table(["measure", "plain", "partitioned (month)", "goal"], rows))
-    return 0
+    print()
+    checks = Checks()
+    checks.add("partitioning moved every sample response", report.responses == plain["export rows"],
+               f"{report.responses:,} moved, {plain['export rows']:,.0f} exported")
+    checks.add("the same export rows on both layouts",
+               plain["export rows"] == part["export rows"],
+               f"{plain['export rows']:,.0f} / {part['export rows']:,.0f}")
+    checks.add("the one-period check walks the same intact links on both layouts",
+               plain["verify links"] == part["verify links"] > 0,
+               f"{plain['verify links']:,} / {part['verify links']:,}")
+    differ = [url for url in plain_pages if plain_pages[url] != part_pages.get(url)]
+    checks.add("every dashboard page is the same on both layouts", not differ,
+               ", ".join(differ) or f"{len(plain_pages)} pages")
+    checks.print()
+    if args.smoke:
+        pg_drop(PLAIN)
+        pg_drop(PART)
+    return 0 if checks.ok else 1
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -160,3 +160,13 @@ def test_submit_profile() -> None:
     assert "the application's functions by cumulative CPU" in out
     assert "record_responses (core/responses.py" in out
     assert_checks_ok(out)
+
+
+@pytest.mark.skipif(not os.environ.get("SURVEY_TEST_DATABASE_URL", "").startswith("postgres"),
+                    reason="PostgreSQL only (partitioning): runs in the PostgreSQL pass")
+def test_national() -> None:
+    """50M responses, in miniature: both layouts give the same pages, exports and
+    one-period chain check."""
+    out = smoke("national", timeout=300)
+    assert "dashboard NAS 2025" in out and "partitioned (month)" in out
+    assert_checks_ok(out)
