@@ -86,20 +86,10 @@ class FiguresCache:
 
     def get_or_compute(self, key: Hashable | None, compute: Callable[[], T]) -> T:
         """The entry under ``key``, else ``compute()`` (stored unless ``key`` is None)."""
-        if key is None or self.size == 0:
-            return compute()
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]
-        self.misses += 1
-        value = compute()  # outside the lock: two requests may both compute, both correct
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        value = self.get(key)
+        if value is MISSING:
+            value = compute()  # outside the lock: two requests may both compute, both correct
+            self.put(key, value)
         return value
 
 
