@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from survey.core.models import (
@@ -91,13 +91,36 @@ def stamp(session: Session) -> tuple[str, int] | None:
     return None if row is None else (row[0], row[1])
 
 
+WROTE = "survey_catalog_wrote"  # connection info: this transaction has written
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "TRUNCATE", "CREATE", "ALTER",
+           "DROP")
+
+
+@event.listens_for(Engine, "begin")
+def _transaction_begins(conn) -> None:
+    conn.info.pop(WROTE, None)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_writes(conn, _cursor, statement: str, *_args) -> None:
+    if statement.lstrip()[:8].split(" ", 1)[0].upper() in _WRITES:
+        conn.info[WROTE] = True
+
+
 def _copy(session: Session) -> _Copy:
-    """This process's copy for the session's database, emptied when the stamp moved."""
+    """This process's copy for the session's database, emptied when the stamp moved.
+
+    A transaction that has written anything gets a copy of its own, not kept: if it
+    changed the catalog, it sees its change (and the stamp its triggers raised), which
+    must not outlive a rollback in a copy other requests share. Like an ORM query, the
+    catalog first flushes the session's unsaved changes."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
     current = stamp(session)
+    if current is None or session.connection().info.get(WROTE):
+        return _Copy(("", -1))  # not kept: every call loads afresh
     url = str(session.get_bind().url)
     kept = _COPIES.get(url)
-    if current is None:
-        return _Copy(("", -1))  # not kept: every call loads afresh
     if kept is None or kept.stamp != current:
         kept = _COPIES[url] = _Copy(current)
     return kept

@@ -185,3 +185,26 @@ def test_period_sealed_elsewhere_refuses_the_next_answer(org, client):
                                                "service": service_id(html)})
     assert answer.status_code == 303
     assert stored() == 1
+
+
+def test_a_change_rolled_back_never_reaches_the_copy(org, client):
+    """A transaction that changes a desk and reads the catalog sees its own change; when it
+    rolls back, no process may keep that change, even once the stamp reaches the same
+    number through another change that commits."""
+    d = desk()
+    slug = d.slug
+    d.name = "Loket Batal"
+    db.session.flush()
+    assert catalog.desk_by_slug(db.session, slug).name == "Loket Batal"
+    db.session.rollback()
+    elsewhere("UPDATE agency SET head_name = 'Budi'")  # the stamp moves on, committed
+    html, _ = open_form(client, f"/s/{slug}")
+    assert "Loket 1" in html and "Loket Batal" not in html
+
+
+def test_the_catalog_sees_its_own_transactions_unsaved_changes(org):
+    d = desk()
+    d.active = False  # not flushed yet: as an ORM query would, the catalog flushes first
+    assert catalog.desk_by_id(db.session, d.id).active is False
+    db.session.rollback()
+    assert catalog.desk_by_id(db.session, d.id).active is True
