@@ -275,6 +275,28 @@ MESSAGES: dict[str, Callable[..., str]] = {
     "none_selected": lambda **_rest: _("Select at least one response."),
     "too_many_selected": lambda limit, **_rest: _(
         "Select at most %(limit)s responses at once.", limit=limit),
+    # the partitioned layout (survey.core.partitions, `flask partitions`)
+    "partitions_need_postgresql": lambda dialect="", **_rest: _(
+        "Partitioning needs PostgreSQL; this database is %(dialect)s. Nothing was changed.",
+        dialect=dialect),
+    "partitions_ahead": lambda **_rest: _("Give 0 or more months to create ahead."),
+    "partitions_not_applied": lambda **_rest: _(
+        "The response table is not partitioned yet: run “flask partitions apply” first."),
+    "partitions_broken": lambda **_rest: _(
+        "The partitioned tables are not as this version made them; nothing was changed. "
+        "Restore the database from its backup or ask the maintainers."),
+    "partitions_default_rows": lambda count=0, **_rest: _(
+        "%(count)s responses are in the default partition for the periods to be created; "
+        "those periods cannot get partitions of their own while they are there.",
+        count=count),
+    "partitions_grain": lambda grain="", **_rest: _(
+        "“%(grain)s”: partitions are by month or by year, and the grain of partitioned "
+        "tables cannot change in place.", grain=grain),
+    "partitions_no_schema": lambda **_rest: _(
+        "There are no response and answer tables yet: run “flask db upgrade” (or “flask "
+        "init”) first."),
+    "partitions_old_schema": lambda **_rest: _(
+        "The database is older than this version: run “flask db upgrade” first."),
     # a period that cannot be read (survey.core.periods.PeriodError)
     "period_not_understood": lambda period="", **_rest: bad_period(period),
     "period_too_late": lambda period, year, **_rest: bad_period(period, year),
